@@ -1,0 +1,85 @@
+"""The roadmap's twelve success indicators: definitions from data/indicators.toml, judged on
+the metric snapshots a run records at the end of years 2, 5 and 10."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+HORIZONS = (2, 5, 10)
+TRAJECTORY_METRICS = (
+    "dissimilarity", "dissimilarity_within_district", "exposure_minority_to_white", "spending_gap",
+    "adequacy_gap", "teacher_experience_gap", "suspension_ratio_black_white", "suspension_gap_pp",
+    "ap_gap", "achievement_gap", "graduation_gap_pp",
+)
+OPPORTUNITY_PARTS = ("spending_gap", "teacher_experience_gap", "ap_gap")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    target: str
+    horizon_year: int
+    measure: str
+    rule: str
+    threshold: float
+    operational: str
+    scales_with_world: bool = False
+
+    def threshold_at(self, scale: float = 1.0) -> float:
+        if self.scales_with_world:
+            return max(1.0, math.ceil(self.threshold * scale))
+        return self.threshold
+
+
+@cache
+def indicators() -> tuple[Indicator, ...]:
+    raw = tomllib.loads(resources.files("equitysim").joinpath("data/indicators.toml").read_text())
+    return tuple(Indicator(id=k, **v) for k, v in raw.items())
+
+
+def opportunity_gap_index(now: dict, baseline: dict) -> float:
+    """Mean of spending, teacher-experience and AP gaps, each as a share of its baseline
+    (1 = unchanged, 0 = closed). Unitless."""
+    parts = [now[k] / baseline[k] for k in OPPORTUNITY_PARTS if baseline[k] > 0]
+    return float(np.mean(parts)) if parts else math.nan
+
+
+def value(ind: Indicator, now: dict, baseline: dict) -> float:
+    if ind.measure == "opportunity_gap_index":
+        return opportunity_gap_index(now, baseline)
+    return float(now[ind.measure])
+
+
+def is_met(ind: Indicator, now: dict, baseline: dict, scale: float = 1.0) -> bool:
+    """Whether one indicator is met, given the snapshot at its horizon and the baseline."""
+    v = value(ind, now, baseline)
+    if ind.rule in ("at_least", "all_states", "yes"):
+        return v >= ind.threshold_at(scale)
+    if ind.rule == "reduced_by":
+        base = 1.0 if ind.measure == "opportunity_gap_index" else baseline[ind.measure]
+        return v <= (1 - ind.threshold) * base
+    raise ValueError(f"unknown rule {ind.rule}")
+
+
+def evaluate(snapshots: dict[int, dict], baseline: dict, scale: float = 1.0) -> dict[str, bool]:
+    """All twelve indicators for one run; an indicator whose horizon was not reached is False."""
+    return {i.id: bool(i.horizon_year in snapshots and is_met(i, snapshots[i.horizon_year], baseline, scale))
+            for i in indicators()}
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a binomial proportion k/n."""
+    if n == 0:
+        return (0.0, 1.0)
+    phat = k / n
+    denom = 1 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))

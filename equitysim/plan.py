@@ -1,0 +1,123 @@
+"""Compile a scenario's sequencing against the catalogue into arrays the model reads each quarter.
+
+A `Plan` answers: in quarter q, which federal actions may be taken, which state policies and
+district programs are being pushed (toward which target, in which states), and how strong each
+support channel (coalition growth, technical assistance, data...) is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .actions import Catalogue
+from .scenario import ScenarioSpec
+from .world import World
+
+PHASE_YEARS = {1: 2, 2: 3, 3: 5}  # years over which a row's target is planned, by roadmap phase
+
+
+@dataclass
+class Row:
+    """One state or local action row switched on by the scenario."""
+
+    action: object
+    index: int            # policy index (state rows) or program index (local rows)
+    start_q: int
+    end_q: int
+    pace_end_q: int
+    target: float
+    where: str
+    mask: np.ndarray      # states the row applies to (dynamic 'where' values refine it at run time)
+    intensity: float
+
+
+@dataclass
+class Plan:
+    n_q: int
+    fed_start: np.ndarray   # first quarter each federal action may take effect (n_q if never)
+    fed_end: np.ndarray
+    fed_intensity: np.ndarray
+    state_rows: list[Row]
+    local_rows: list[Row]
+    support: dict[str, np.ndarray]   # channel -> strength per quarter (national)
+    cost_by_quarter: np.ndarray       # support actions' national cost, $M/yr
+
+    def support_at(self, channel: str, q: int) -> float:
+        s = self.support.get(channel)
+        return 0.0 if s is None else float(s[min(q, self.n_q - 1)])
+
+
+def _static_mask(where: str | list[str], world: World) -> np.ndarray:
+    st = world.states
+    n = len(st)
+    if isinstance(where, list):
+        return st.index.isin(where)
+    if where in ("all", "broad_coalition", "local_successes"):
+        return np.ones(n, bool)
+    if where == "favorable":
+        return st["favorable"].to_numpy()
+    if where == "demographic_pressure":
+        return st["demographic_pressure"].to_numpy()
+    if where == "litigation":
+        m = st["litigation_pending"].to_numpy()
+        return m if m.any() else np.ones(n, bool)
+    if where == "without_adequacy":
+        # States whose formula lets a fifth or more of students fall below adequacy at baseline.
+        return world_adequacy_shortfall(world) >= 0.2
+    if where == "high_property_tax":
+        col = "property_tax_reliance_high"
+        return st[col].astype(bool).to_numpy() if col in st else np.ones(n, bool)
+    raise ValueError(where)
+
+
+def world_adequacy_shortfall(world: World, level: float = 0.92) -> np.ndarray:
+    """Per state: share of students in districts spending below `level` x the state mean."""
+    below = (1 + world.d_spend_tilt) < level
+    tot = np.bincount(world.d_state, weights=world.d_enroll, minlength=world.n_states)
+    return np.bincount(world.d_state, weights=world.d_enroll * below, minlength=world.n_states) / tot
+
+
+def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan:
+    n_q = spec.years * 4
+    fed = catalogue.federal_actions
+    fed_index = {a.id: i for i, a in enumerate(fed)}
+    fed_start = np.full(len(fed), n_q + 1)
+    fed_end = np.zeros(len(fed), int)
+    fed_int = np.zeros(len(fed))
+    policies = {p: i for i, p in enumerate(catalogue.state_policies)}
+    programs = {p: i for i, p in enumerate(catalogue.programs)}
+    state_rows, local_rows = [], []
+    support: dict[str, np.ndarray] = {}
+    cost = np.zeros(n_q)
+
+    for entry in spec.sequence:
+        s_q = int(round(entry.start_year * 4))
+        e_q = n_q if entry.end_year is None else int(round(entry.end_year * 4))
+        for a in catalogue.by_group(entry.group):
+            start = s_q + a.delay_q
+            if start >= e_q:
+                continue
+            target = entry.targets.get(a.id, a.target)
+            if a.level == "local":
+                target *= world.scale  # district and region counts shrink with the world
+            where = a.where if entry.where == "default" else entry.where
+            pace_years = a.plan_years or PHASE_YEARS.get(a.phase, 3)
+            pace_end = min(e_q, s_q + int(round(4 * pace_years)))
+            if a.level == "federal":
+                i = fed_index[a.id]
+                fed_start[i] = min(fed_start[i], start)
+                fed_end[i] = max(fed_end[i], e_q)
+                fed_int[i] = max(fed_int[i], entry.intensity)
+            elif a.level in ("state", "local"):
+                row = Row(a, policies[a.policy] if a.level == "state" else programs[a.policy],
+                          start, e_q, max(pace_end, start + 2), target, where if isinstance(where, str) else "list",
+                          _static_mask(where, world), entry.intensity)
+                (state_rows if a.level == "state" else local_rows).append(row)
+            else:
+                for e in a.effects:
+                    arr = support.setdefault(e.channel, np.zeros(n_q))
+                    arr[start:e_q] += e.size * entry.intensity
+                cost[start:e_q] += a.cost_musd
+    return Plan(n_q, fed_start, fed_end, fed_int, state_rows, local_rows, support, cost)

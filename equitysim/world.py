@@ -1,0 +1,298 @@
+"""The baseline United States: states from shipped data, districts and schools synthesised.
+
+State figures come from `data/states.csv` (sources in `data/SOURCES.md`). Districts and schools
+are synthesised per state so that state totals (enrollment, districts, schools, racial mix,
+per-pupil spending) match the data exactly and national distributions are plausible. Schools are
+stored contiguously by district, so per-district sums are `np.add.reduceat` over school arrays.
+
+Everything here is built once per (scale, seed, parameters) and never mutated by a model run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from . import params as _params
+
+GROUPS = ("white", "black", "hispanic", "other")
+WHITE, BLACK, HISPANIC, OTHER = range(4)
+# National shares, NCES Digest 2022 Table 216.30 (2021-22); used only where a state's are missing.
+NATIONAL_RACE_SHARES = np.array([45.3, 14.9, 28.4, 11.4]) / 100
+NATIONAL_SCHOOLS = 99_271  # CCD 2021-22 Table 3, operating public schools
+
+
+def _data_path(name: str):
+    return resources.files("equitysim").joinpath(f"data/{name}")
+
+
+def load_states() -> pd.DataFrame:
+    """The shipped per-state table, indexed by USPS code, with missing figures filled and flagged.
+
+    Columns ending in `_estimated` say which cells were filled here rather than read from a
+    published table (see data/SOURCES.md for how).
+    """
+    df = pd.read_csv(_data_path("states.csv"), dtype={"state": str}, keep_default_na=False,
+                     na_values=[""])
+    df = df.set_index("state")
+    race_cols = ["pct_white", "pct_black", "pct_hispanic", "pct_asian", "pct_other"]
+    race_missing = df[race_cols].isna().any(axis=1)
+    df["race_estimated"] = race_missing
+    shares = np.empty((len(df), 4))
+    shares[:] = NATIONAL_RACE_SHARES
+    if (~race_missing).any():
+        r = df.loc[~race_missing, race_cols].to_numpy(float)
+        shares[~race_missing.to_numpy()] = np.c_[r[:, 0], r[:, 1], r[:, 2], r[:, 3] + r[:, 4]] / r.sum(1, keepdims=True)
+    for g, name in enumerate(GROUPS):
+        df[f"share_{name}"] = shares[:, g]
+
+    # Schools: where a state's count is missing, estimate it from enrollment so that the national
+    # total matches CCD's 99,271 (flagged `schools_estimated`).
+    sch_missing = df["schools"].isna()
+    df["schools_estimated"] = sch_missing
+    if sch_missing.any():
+        known = df.loc[~sch_missing, "schools"].sum()
+        rest = NATIONAL_SCHOOLS - known
+        enr = df.loc[sch_missing, "enrollment"]
+        df.loc[sch_missing, "schools"] = np.maximum(1, np.round(enr / enr.sum() * rest))
+    df["schools"] = df["schools"].astype(int)
+    df["districts"] = df["districts"].astype(int)
+
+    cats = tomllib.loads(_data_path("categories.toml").read_text())
+    df["favorable"] = df.index.isin(cats["favorable"]["states"])
+    df["demographic_pressure"] = df.index.isin(cats["demographic_pressure"]["states"])
+    if "litigation_pending" in df and df["litigation_pending"].notna().any():
+        df["litigation_pending"] = df["litigation_pending"].fillna(0).astype(int).astype(bool)
+    else:
+        df["litigation_pending"] = False
+    df["climate"] = _baseline_climate(df)
+    return df
+
+
+def _baseline_climate(df: pd.DataFrame) -> np.ndarray:
+    """Political climate for equity reform, 0-1, from partisan control where the data give it.
+
+    Without partisan data every state starts at 0.5; the roadmap's favorable states at 0.75 and
+    demographic-pressure states at 0.45 (assumption, stated in docs/model.md).
+    """
+    climate = np.full(len(df), 0.5)
+    gov = df["governor_party_2025"] if "governor_party_2025" in df else pd.Series(index=df.index, dtype=object)
+    leg = df["legislature_control_2025"] if "legislature_control_2025" in df else pd.Series(index=df.index, dtype=object)
+    score = {"D": 1.0, "R": 0.0}
+    g = gov.map(score).to_numpy(float)
+    lg = leg.map(score).to_numpy(float)
+    have = ~np.isnan(g)
+    party = np.where(np.isnan(lg), g, (g + np.nan_to_num(lg, nan=0.5)) / 2)
+    climate[have] = 0.3 + 0.4 * party[have]
+    climate[df["favorable"].to_numpy()] = np.maximum(climate[df["favorable"].to_numpy()], 0.75)
+    climate[df["demographic_pressure"].to_numpy()] = np.clip(climate[df["demographic_pressure"].to_numpy()], 0.35, 0.5)
+    return climate
+
+
+def adjacency(states: pd.DataFrame) -> np.ndarray:
+    """Symmetric 0/1 border matrix in the order of `states`."""
+    codes = list(states.index)
+    pos = {c: i for i, c in enumerate(codes)}
+    a = np.zeros((len(codes), len(codes)), dtype=np.int8)
+    for c, nb in states["neighbors"].fillna("").items():
+        for n in filter(None, str(nb).split(";")):
+            a[pos[c], pos[n]] = a[pos[n], pos[c]] = 1
+    return a
+
+
+@dataclass(frozen=True)
+class World:
+    """The baseline, as arrays. Schools are sorted by district; districts by state."""
+
+    scale: float
+    seed: int
+    states: pd.DataFrame
+    adjacency: np.ndarray
+    # districts
+    d_state: np.ndarray
+    d_region: np.ndarray
+    d_first_school: np.ndarray
+    d_nschools: np.ndarray
+    d_enroll: np.ndarray
+    d_share: np.ndarray          # (n_d, 4) racial mix
+    d_spend_tilt: np.ndarray     # per-pupil spending relative to state mean, minus 1
+    d_prereq: np.ndarray
+    d_community: np.ndarray
+    d_union: np.ndarray
+    d_principal: np.ndarray
+    d_lens: np.ndarray
+    d_buy_in: np.ndarray
+    # schools
+    s_district: np.ndarray
+    s_enroll: np.ndarray         # total students
+    s_share: np.ndarray          # (n_s, 4) racial mix at baseline
+    s_spend_dev: np.ndarray      # school spending relative to its district, minus 1
+    s_texp_dev: np.ndarray       # years of teacher experience relative to the mean
+    s_susp_noise: np.ndarray
+    s_high_minority: np.ndarray  # top quartile of minority share (enrollment-weighted) at baseline
+    s_low_minority: np.ndarray   # bottom quartile
+    n_regions: int
+    r_state: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def n_districts(self) -> int:
+        return len(self.d_state)
+
+    @property
+    def n_schools(self) -> int:
+        return len(self.s_district)
+
+    @cached_property
+    def s_dev(self) -> np.ndarray:
+        """(n_schools, 4) each school's racial mix minus its district's (rows sum to 0)."""
+        return self.s_share - self.d_share[self.s_district]
+
+    @cached_property
+    def s_enroll_by_group(self) -> np.ndarray:
+        """(n_schools, 4) baseline students by group."""
+        return self.s_share * self.s_enroll[:, None]
+
+    @cached_property
+    def d_diverse(self) -> np.ndarray:
+        """Districts where integration is possible: two or more schools and a mixed enrollment."""
+        m = self.d_share[:, BLACK] + self.d_share[:, HISPANIC]
+        return (self.d_nschools >= 2) & (m >= 0.2) & (m <= 0.8)
+
+
+def _ipf(share: np.ndarray, weight: np.ndarray, group: np.ndarray, target: np.ndarray, iters: int = 30) -> np.ndarray:
+    """Rescale row shares so that, within each group, weighted column totals equal `target`
+    (shape (n_groups, k), rows summing to 1), keeping each row a distribution."""
+    s = share.copy()
+    n_g = target.shape[0]
+    for _ in range(iters):
+        tot = np.stack([np.bincount(group, weights=weight * s[:, j], minlength=n_g) for j in range(s.shape[1])], 1)
+        wsum = np.bincount(group, weights=weight, minlength=n_g)[:, None]
+        factor = np.divide(target * wsum, tot, out=np.ones_like(tot), where=tot > 1e-9)
+        s *= np.clip(factor, 1e-3, 1e3)[group]
+        s /= s.sum(1, keepdims=True)
+    return s
+
+
+def _dirichlet_around(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+    g = rng.gamma(np.maximum(mean * concentration, 1e-3)) + 1e-9
+    return g / g.sum(1, keepdims=True)
+
+
+def build_world(scale: float = 1.0, seed: int = 2027, overrides: dict | None = None) -> World:
+    """Synthesise districts and schools for every state.
+
+    `scale` shrinks (or grows) enrollment, district and school counts proportionally; at least
+    one district and one school per district is kept per state.
+    """
+    return _build_world(float(scale), int(seed), tuple(sorted((overrides or {}).items())))
+
+
+@lru_cache(maxsize=8)
+def _build_world(scale: float, seed: int, overrides: tuple) -> World:
+    p = _params.resolve(dict(overrides))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xC0DE,)))
+    st = load_states()
+    n_st = len(st)
+    n_d_s = np.maximum(1, np.round(st["districts"].to_numpy() * scale)).astype(int)
+    n_s_s = np.maximum(n_d_s, np.round(st["schools"].to_numpy() * scale)).astype(int)
+    enroll_s = st["enrollment"].to_numpy(float) * scale
+    share_s = st[[f"share_{g}" for g in GROUPS]].to_numpy()
+
+    # Districts: lognormal sizes normalised to the state's enrollment.
+    d_state = np.repeat(np.arange(n_st), n_d_s)
+    w = rng.lognormal(0.0, p["district_size_sigma"], d_state.size)
+    d_enroll = w / np.bincount(d_state, weights=w)[d_state] * enroll_s[d_state]
+
+    # Schools per district: one each, the rest by enrollment (largest remainder, per state).
+    d_ns = np.ones(d_state.size, dtype=int)
+    starts = np.r_[0, np.cumsum(n_d_s)]
+    for s in range(n_st):
+        lo, hi = starts[s], starts[s + 1]
+        extra = n_s_s[s] - (hi - lo)
+        if extra > 0:
+            quota = d_enroll[lo:hi] / d_enroll[lo:hi].sum() * extra
+            base = np.floor(quota).astype(int)
+            rem = extra - base.sum()
+            base[np.argsort(-(quota - base))[:rem]] += 1
+            d_ns[lo:hi] += base
+    d_first = np.r_[0, np.cumsum(d_ns)[:-1]]
+    s_district = np.repeat(np.arange(d_state.size), d_ns)
+
+    # Racial mix: districts around their state, schools around their district, then fitted so
+    # that totals match exactly (iterative proportional fitting).
+    d_share = _dirichlet_around(rng, share_s[d_state], p["between_district_concentration"])
+    d_share = _ipf(d_share, d_enroll, d_state, share_s)
+    sw = rng.gamma(4.0, size=s_district.size)
+    s_enroll = sw / np.add.reduceat(sw, d_first)[s_district] * d_enroll[s_district]
+    s_share = _dirichlet_around(rng, d_share[s_district], p["within_district_concentration"])
+    s_share = _ipf(s_share, s_enroll, s_district, d_share)
+
+    # Spending: lognormal around the state mean with a tilt against minority districts, then
+    # renormalised so each state's enrollment-weighted mean equals its published figure.
+    d_min = d_share[:, BLACK] + d_share[:, HISPANIC]
+    st_min = np.bincount(d_state, weights=d_enroll * d_min) / np.bincount(d_state, weights=d_enroll)
+    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + p["minority_spending_tilt"] * (d_min - st_min[d_state]))
+    raw /= (np.bincount(d_state, weights=d_enroll * raw) / np.bincount(d_state, weights=d_enroll))[d_state]
+    d_spend_tilt = raw - 1
+    s_spend_dev = rng.normal(0, 0.05, s_district.size)
+    s_spend_dev -= (np.add.reduceat(s_spend_dev * s_enroll, d_first) / np.add.reduceat(s_enroll, d_first))[s_district]
+
+    # Teacher experience: less in high-minority schools; the gap between the bottom and top
+    # minority quartiles is `teacher_experience_gap` years on average.
+    s_min = s_share[:, BLACK] + s_share[:, HISPANIC]
+    q25, q75 = _weighted_quantiles(s_min, s_enroll, [0.25, 0.75])
+    low_q, high_q = s_min <= q25, s_min >= q75
+    texp = -(s_min - np.average(s_min, weights=s_enroll)) + rng.normal(0, 0.1, s_min.size)
+    gap = np.average(texp[low_q], weights=s_enroll[low_q]) - np.average(texp[high_q], weights=s_enroll[high_q])
+    s_texp_dev = texp / gap * p["teacher_experience_gap"]
+
+    # District capacity and the guide's prerequisites and eligibility conditions.
+    n_d = d_state.size
+    d_prereq = rng.random(n_d) < p["district_prerequisites_share"]
+    d_community = rng.random(n_d) < 0.5
+    d_union = rng.random(n_d) < p["union_cooperation_share"]
+    d_principal = rng.random(n_d) < 0.5
+    d_lens = rng.random(n_d) < p["equity_as_lens_share"]
+    d_buy_in = rng.beta(4, 4, n_d)
+
+    # Regions: consecutive districts of a state in groups of about `region_size`.
+    size = max(1, int(round(p["region_size"])))
+    n_r_s = np.maximum(1, np.round(n_d_s / size)).astype(int)
+    order = rng.permutation(n_d)
+    rank = np.empty(n_d, int)
+    for s in range(n_st):
+        lo, hi = starts[s], starts[s + 1]
+        rank[lo:hi] = np.argsort(order[lo:hi])
+    r_start = np.r_[0, np.cumsum(n_r_s)[:-1]]
+    d_region = r_start[d_state] + rank % n_r_s[d_state]
+    r_state = np.repeat(np.arange(n_st), n_r_s)
+
+    return World(
+        scale=scale, seed=seed, states=st, adjacency=adjacency(st),
+        d_state=d_state, d_region=d_region, d_first_school=d_first, d_nschools=d_ns,
+        d_enroll=d_enroll, d_share=d_share, d_spend_tilt=d_spend_tilt, d_prereq=d_prereq,
+        d_community=d_community, d_union=d_union, d_principal=d_principal, d_lens=d_lens,
+        d_buy_in=d_buy_in, s_district=s_district, s_enroll=s_enroll, s_share=s_share,
+        s_spend_dev=s_spend_dev, s_texp_dev=s_texp_dev,
+        s_susp_noise=np.exp(rng.normal(0, 0.3, s_district.size)),
+        s_high_minority=high_q, s_low_minority=low_q,
+        n_regions=int(n_r_s.sum()), r_state=r_state,
+        meta={"source_year": "2021-22", "params": dict(overrides)},
+    )
+
+
+def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    o = np.argsort(x)
+    cw = np.cumsum(w[o])
+    cw /= cw[-1]
+    return [float(x[o][np.searchsorted(cw, q)]) for q in qs]
