@@ -87,7 +87,7 @@ class EnsembleResult:
         return {k: float(self.runs[f"baseline.{k}"].mean()) for k in _ind.TRAJECTORY_METRICS}
 
     def expected_met(self) -> float:
-        return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(1).mean())
+        return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(axis=1).mean())
 
     def to_json(self) -> dict:
         s = self.summary()

@@ -513,6 +513,7 @@ class EquityModel(mesa.Model):
         base = p["suspension_rate_white"]
         rate_w = base * (by_d(white * noise) * (1 - self.susp_cut[:, WHITE])).sum() / W
         rate_b = base * p["suspension_ratio_black_white"] * (by_d(black * noise) * (1 - self.susp_cut[:, BLACK])).sum() / B
+        rate_h = base * p["suspension_ratio_hispanic_white"] * (by_d(hisp * noise) * (1 - self.susp_cut[:, HISPANIC])).sum() / H
         # AP/honors: minority rates close toward the white rate by the district's ap_cut.
         rb, rh = p["ap_ratio_black"], p["ap_ratio_hispanic"]
         c = np.minimum(self.ap_cut, 1)
@@ -539,6 +540,7 @@ class EquityModel(mesa.Model):
                                                  w.s_low_minority, w.s_high_minority),
             "suspension_ratio_black_white": rate_b / rate_w,
             "suspension_gap_pp": (rate_b - rate_w) * 100,
+            "suspension_ratio_hispanic_white": rate_h / rate_w,
             "ap_gap": M.relative_gap(ap_min, p["ap_rate_white"]),
             "achievement_gap": ach_w - ach_m,
             "graduation_gap_pp": 100 * (grad_w - grad_m),

@@ -162,19 +162,47 @@ class ScenarioSpec(_Strict):
         return self.model_copy(update={"parameters": {**self.parameters, **values}})
 
 
+_EXPECT = {
+    "less_than_equal": "a number <= {le}",
+    "less_than": "a number < {lt}",
+    "greater_than_equal": "a number >= {ge}",
+    "greater_than": "a number > {gt}",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "string_too_short": "a non-empty string",
+    "literal_error": "one of {expected}",
+    "dict_type": "a table",
+    "list_type": "a list",
+    "model_type": "a table",
+    "tuple_type": "a [low, high] pair",
+    "too_short": "a [low, high] pair",
+    "too_long": "a [low, high] pair",
+}
+
+
 def _describe(err: dict) -> tuple[str, str]:
+    """(field path, 'expected ..., got ...') for the first pydantic error."""
     loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-    msg = err["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    if err["type"] == "extra_forbidden":
-        return loc, "expected no such field (unknown field)"
-    if err["type"] == "missing":
-        return loc, "expected a value (field is required)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return loc, "expected no such field (unknown field; check the spelling)"
+    if kind == "missing":
+        return loc, "expected a value (the field is required)"
+    if kind in _EXPECT:
+        expected = _EXPECT[kind].format(**err.get("ctx", {}))
+    else:
+        expected = err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            expected = expected.removeprefix(prefix)
     got = err.get("input")
     got_s = f", got {got!r}" if not isinstance(got, (dict, list)) else ""
-    return loc, f"expected {msg[0].lower() + msg[1:]}{got_s}"
+    return loc, f"expected {expected}{got_s}"
 
 
 def parse_scenario(data: dict, source: str = "<scenario>") -> ScenarioSpec:

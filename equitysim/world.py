@@ -42,7 +42,8 @@ def load_states() -> pd.DataFrame:
     df = df.set_index("state")
     race_cols = ["pct_white", "pct_black", "pct_hispanic", "pct_asian", "pct_other"]
     race_missing = df[race_cols].isna().any(axis=1)
-    df["race_estimated"] = race_missing
+    # Every state's racial mix is an estimate (see SOURCES.md); these four use national shares.
+    df["race_national_fallback"] = race_missing
     shares = np.empty((len(df), 4))
     shares[:] = NATIONAL_RACE_SHARES
     if (~race_missing).any():
@@ -51,22 +52,25 @@ def load_states() -> pd.DataFrame:
     for g, name in enumerate(GROUPS):
         df[f"share_{name}"] = shares[:, g]
 
-    # Schools: where a state's count is missing, estimate it from enrollment so that the national
-    # total matches CCD's 99,271 (flagged `schools_estimated`).
+    # Schools: where a state's count is missing, estimate it from its districts and enrollment
+    # (least squares on the states with published counts), scaled so that the national total
+    # matches CCD's 99,271 (flagged `schools_estimated`).
     sch_missing = df["schools"].isna()
     df["schools_estimated"] = sch_missing
     if sch_missing.any():
-        known = df.loc[~sch_missing, "schools"].sum()
-        rest = NATIONAL_SCHOOLS - known
-        enr = df.loc[sch_missing, "enrollment"]
-        df.loc[sch_missing, "schools"] = np.maximum(1, np.round(enr / enr.sum() * rest))
+        known = df.loc[~sch_missing]
+        X = known[["districts", "enrollment"]].to_numpy(float)
+        coef, *_ = np.linalg.lstsq(X, known["schools"].to_numpy(float), rcond=None)
+        guess = np.maximum(df.loc[sch_missing, ["districts", "enrollment"]].to_numpy(float) @ coef, 1)
+        guess *= (NATIONAL_SCHOOLS - known["schools"].sum()) / guess.sum()
+        df.loc[sch_missing, "schools"] = np.maximum(np.round(guess), df.loc[sch_missing, "districts"])
     df["schools"] = df["schools"].astype(int)
     df["districts"] = df["districts"].astype(int)
 
     cats = tomllib.loads(_data_path("categories.toml").read_text())
     df["favorable"] = df.index.isin(cats["favorable"]["states"])
     df["demographic_pressure"] = df.index.isin(cats["demographic_pressure"]["states"])
-    if "litigation_pending" in df and df["litigation_pending"].notna().any():
+    if "litigation_pending" in df:
         df["litigation_pending"] = df["litigation_pending"].fillna(0).astype(int).astype(bool)
     else:
         df["litigation_pending"] = False
@@ -82,7 +86,8 @@ def _baseline_climate(df: pd.DataFrame) -> np.ndarray:
     """
     climate = np.full(len(df), 0.5)
     gov = df["governor_party_2025"] if "governor_party_2025" in df else pd.Series(index=df.index, dtype=object)
-    leg = df["legislature_control_2025"] if "legislature_control_2025" in df else pd.Series(index=df.index, dtype=object)
+    leg_col = "legislature_control_2025_model"
+    leg = df[leg_col] if leg_col in df else pd.Series(index=df.index, dtype=object)
     score = {"D": 1.0, "R": 0.0}
     g = gov.map(score).to_numpy(float)
     lg = leg.map(score).to_numpy(float)
@@ -241,7 +246,11 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     # renormalised so each state's enrollment-weighted mean equals its published figure.
     d_min = d_share[:, BLACK] + d_share[:, HISPANIC]
     st_min = np.bincount(d_state, weights=d_enroll * d_min) / np.bincount(d_state, weights=d_enroll)
-    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + p["minority_spending_tilt"] * (d_min - st_min[d_state]))
+    # The tilt against minority districts follows each state's published progressivity ratio
+    # (Urban Institute, poor vs non-poor students' districts); `minority_spending_tilt` where missing.
+    prog = st["funding_progressivity"].to_numpy(float) if "funding_progressivity" in st else np.full(n_st, np.nan)
+    tilt_s = np.where(np.isnan(prog), p["minority_spending_tilt"], p["progressivity_tilt_scale"] * (prog - 1))
+    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + tilt_s[d_state] * (d_min - st_min[d_state]))
     raw /= (np.bincount(d_state, weights=d_enroll * raw) / np.bincount(d_state, weights=d_enroll))[d_state]
     d_spend_tilt = raw - 1
     s_spend_dev = rng.normal(0, 0.05, s_district.size)

@@ -1,0 +1,184 @@
+"""The `equitysim` command line: run, validate, params, world.
+
+Every bad input (a scenario file, a flag) ends with one line on stderr naming the file or flag,
+the field and what was expected, and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .scenario import ScenarioError, load_scenario
+
+SCENARIO = click.Path(path_type=Path)
+
+
+@click.group(help="Simulate an education-equity implementation roadmap and estimate how likely each "
+                  "success indicator is to be met.")
+@click.version_option(package_name="equitysim")
+def app():
+    pass
+
+
+def _progress_bar(total: int, label: str):
+    """A rich progress bar on a terminal; nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None, (lambda n: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=Console(stderr=True),
+                    transient=True)
+    task = prog.add_task(label, total=total, rate="")
+
+    def advance(n: int):
+        prog.advance(task, n)
+        t = prog.tasks[0]
+        if t.elapsed:
+            prog.update(task, rate=f"{t.completed / t.elapsed:.1f} runs/s")
+
+    return prog, advance
+
+
+@app.command()
+@click.argument("scenario", type=SCENARIO)
+@click.option("--replications", "-n", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Number of replications")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Master seed")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes")
+@click.option("--scale", type=click.FloatRange(0.001, 20), default=None,
+              help="World scale (default: the scenario's, normally 1.0 = the real US)")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Also write one row per replication to this Parquet file")
+def run(scenario, replications, seed, jobs, scale, as_json, out):
+    """Run a scenario and print P(indicator met) with 95% Wilson intervals."""
+    spec = load_scenario(scenario)
+    if scale is not None:
+        spec = spec.model_copy(update={"scale": scale})
+    from .ensemble import run as run_ensemble
+
+    prog, advance = _progress_bar(replications, f"{spec.name}")
+    if prog:
+        prog.start()
+    try:
+        result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance)
+    finally:
+        if prog:
+            prog.stop()
+    if out is not None:
+        result.runs.to_parquet(out)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    _print_table(result)
+
+
+def _print_table(result):
+    from rich.console import Console
+    from rich.table import Table
+
+    s = result.summary()
+    t = Table(title=f"{result.spec.name}: {result.replications} replications, seed {result.seed}, "
+                    f"scale {result.spec.scale:g}")
+    t.add_column("indicator", no_wrap=True)
+    t.add_column("target", no_wrap=True)
+    for col in ("year", "P(met)", "95% CI"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for r in s.itertuples():
+        t.add_row(r.id, r.target, str(r.horizon_year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}")
+    con = Console(width=max(110, Console().width))
+    con.print(t)
+    con.print(f"Expected indicators met: {result.expected_met():.2f} of 12")
+    con.print("Mean risk events per replication: " + ", ".join(
+        f"{k.replace('_', ' ')} {v:.1f}" for k, v in result.risks().items()))
+
+
+@app.command()
+@click.argument("scenario", type=SCENARIO)
+def validate(scenario):
+    """Check a scenario file against the schema and the catalogue."""
+    spec = load_scenario(scenario)
+    click.echo(f"{scenario}: ok ({spec.name}: {len(spec.sequence)} sequence entries, "
+               f"{len(spec.parameters)} parameter overrides)")
+
+
+@app.command()
+@click.option("--markdown", is_flag=True, help="Print docs/parameters.md")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON")
+def params(markdown, as_json):
+    """The parameter registry: name, unit, default, range, source."""
+    from . import params as P
+
+    if markdown:
+        click.echo(P.markdown(), nl=False)
+        return
+    if as_json:
+        click.echo(P.table().to_json(orient="records"))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="equitysim parameters", show_lines=False)
+    for col in ("name", "unit", "default", "range", "source"):
+        t.add_column(col, overflow="fold")
+    for p in P.registry().values():
+        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.source)
+    Console().print(t)
+
+
+@app.command()
+@click.option("--scale", type=click.FloatRange(0.001, 20), default=1.0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=2027, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
+def world(scale, seed, as_json):
+    """Summarise the synthesised baseline world."""
+    from .baseline import world_summary
+
+    s = world_summary(scale, seed)
+    if as_json:
+        click.echo(json.dumps(s))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"states {s['states']}, districts {s['districts']:,}, schools {s['schools']:,}, "
+              f"students {s['students']:,} (data year {s['source_year']})")
+    con.print(f"median within-district dissimilarity {s['dissimilarity_median']:.3f}; "
+              f"Black/white suspension ratio {s['suspension_ratio_black_white']:.2f}")
+    t = Table("state", "per-pupil $", "districts", "schools", "students")
+    for code, row in s["by_state"].items():
+        t.add_row(code, f"{row['per_pupil']:,.0f}", f"{row['districts']:,}", f"{row['schools']:,}", f"{row['students']:,}")
+    con.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: one-line errors and exit code 2 for any bad input."""
+    try:
+        rc = app.main(args=argv, standalone_mode=False, prog_name="equitysim")
+    except ScenarioError as e:
+        click.echo(f"equitysim: {e}", err=True)
+        return 2
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help())
+        return 0
+    except click.UsageError as e:
+        where = f"{e.ctx.command_path}: " if e.ctx else ""
+        click.echo(f"{where or 'equitysim: '}{e.format_message()}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("equitysim: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

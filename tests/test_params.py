@@ -1,0 +1,39 @@
+from pathlib import Path
+
+from equitysim import params as P
+from equitysim.actions import default_catalogue
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_parameter_is_documented():
+    reg = P.registry()
+    assert len(reg) >= 40
+    for p in reg.values():
+        assert p.unit and p.source and p.description
+        assert p.low <= p.default <= p.high
+        assert p.dist in {"uniform", "triangular", "normal", "loguniform"}
+
+
+def test_every_parameter_is_used_by_the_code():
+    src = "\n".join(f.read_text() for f in (ROOT / "equitysim").glob("*.py"))
+    unused = [n for n in P.registry() if f'"{n}"' not in src]
+    assert not unused, f"parameters never read by the model: {unused}"
+
+
+def test_docs_parameters_md_is_in_sync():
+    assert (ROOT / "docs" / "parameters.md").read_text() == P.markdown(), \
+        "regenerate with: equitysim params --markdown > docs/parameters.md"
+
+
+def test_catalogue_covers_the_roadmap_tables():
+    cat = default_catalogue()
+    assert len(cat.actions) >= 60
+    targets = {a.id: a.target for a in cat.actions}
+    # The roadmap's expansion targets, as data.
+    assert targets["restorative_practices_expansion"] == 500
+    assert targets["detracking_expansion"] == 100
+    assert targets["discipline_mandates"] == 25
+    assert targets["integration_incentive_states"] == 15
+    assert sum(a.cost_musd for a in cat.actions if a.group == "federal_permanent") + \
+        sum(a.cost_musd for a in cat.actions if a.id in ("msap_expansion", "magnet_triple")) == 3800
