@@ -158,6 +158,10 @@ def world(scale, seed, as_json):
     con.print(t)
 
 
+# Commands from the experiment, analysis and presentation layers register below, one import
+# and one app.add_command(...) per module, so that the core CLI stays small.
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors and exit code 2 for any bad input."""
     try:
