@@ -580,5 +580,6 @@ class EquityModel(mesa.Model):
     # ------------------------------------------------------------------ network (on demand)
     @cached_property
     def network(self):
+        """The multi-level networkx graph of this model's world (built on first use)."""
         from .network import build_network
-        return build_network(self)
+        return build_network(self.world)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import params as _params
+from .network import adjacency_matrix
 
 GROUPS = ("white", "black", "hispanic", "other")
 WHITE, BLACK, HISPANIC, OTHER = range(4)
@@ -97,17 +98,6 @@ def _baseline_climate(df: pd.DataFrame) -> np.ndarray:
     climate[df["favorable"].to_numpy()] = np.maximum(climate[df["favorable"].to_numpy()], 0.75)
     climate[df["demographic_pressure"].to_numpy()] = np.clip(climate[df["demographic_pressure"].to_numpy()], 0.35, 0.5)
     return climate
-
-
-def adjacency(states: pd.DataFrame) -> np.ndarray:
-    """Symmetric 0/1 border matrix in the order of `states`."""
-    codes = list(states.index)
-    pos = {c: i for i, c in enumerate(codes)}
-    a = np.zeros((len(codes), len(codes)), dtype=np.int8)
-    for c, nb in states["neighbors"].fillna("").items():
-        for n in filter(None, str(nb).split(";")):
-            a[pos[c], pos[n]] = a[pos[n], pos[c]] = 1
-    return a
 
 
 @dataclass(frozen=True)
@@ -287,7 +277,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     r_state = np.repeat(np.arange(n_st), n_r_s)
 
     return World(
-        scale=scale, seed=seed, states=st, adjacency=adjacency(st),
+        scale=scale, seed=seed, states=st, adjacency=adjacency_matrix(st),
         d_state=d_state, d_region=d_region, d_first_school=d_first, d_nschools=d_ns,
         d_enroll=d_enroll, d_share=d_share, d_spend_tilt=d_spend_tilt, d_prereq=d_prereq,
         d_community=d_community, d_union=d_union, d_principal=d_principal, d_lens=d_lens,
