@@ -74,6 +74,24 @@ def evaluate(snapshots: dict[int, dict], baseline: dict, scale: float = 1.0) -> 
             for i in indicators()}
 
 
+def markdown() -> str:
+    """docs/indicators.md: each indicator, its horizon and how its target is made operational."""
+    lines = ["# Success indicators", "",
+             "Generated from `equitysim/data/indicators.toml` (`python -c \"import equitysim.indicators as i; "
+             "print(i.markdown(), end='')\" > docs/indicators.md`); do not edit by hand.", "",
+             "The roadmap's twelve success indicators, judged at the end of years 2, 5 and 10 of each "
+             "replication. P(met) is the share of replications in which the rule holds.", "",
+             "| id | roadmap target | year | measure | rule | how the target is made operational |",
+             "|---|---|---|---|---|---|"]
+    for i in indicators():
+        rule = {"at_least": f">= {i.threshold:g}", "all_states": f"all {i.threshold:g} states",
+                "yes": "yes", "reduced_by": f"<= {1 - i.threshold:g} x baseline"}[i.rule]
+        scaled = " (x world scale)" if i.scales_with_world else ""
+        lines.append(f"| `{i.id}` | {i.label}: {i.target} | {i.horizon_year} | `{i.measure}` | {rule}{scaled} | "
+                     f"{i.operational} |")
+    return "\n".join(lines) + "\n"
+
+
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """95% Wilson score interval for a binomial proportion k/n."""
     if n == 0:

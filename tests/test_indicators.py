@@ -63,3 +63,9 @@ def test_wilson_interval_known_values():
     lo, hi = I.wilson_interval(20, 20)
     assert hi == 1.0 and lo == pytest.approx(0.8389, abs=1e-4)
     assert not math.isnan(I.wilson_interval(0, 0)[0])
+
+
+def test_docs_indicators_md_is_in_sync():
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
+    assert doc.read_text() == I.markdown()
