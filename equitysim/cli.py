@@ -160,6 +160,9 @@ def world(scale, seed, as_json):
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
+from .cli_sequencing import sequence  # noqa: E402
+
+app.add_command(sequence)
 
 
 def main(argv: list[str] | None = None) -> int:
