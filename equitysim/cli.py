@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -24,10 +25,12 @@ def app():
     pass
 
 
-def _progress_bar(total: int, label: str):
-    """A rich progress bar on a terminal; nothing when stderr is not a terminal."""
+@contextmanager
+def progress_bar(total: int, label: str):
+    """Yield `advance(n)`: a rich progress bar (done, rate, ETA) on a terminal, a no-op elsewhere."""
     if not sys.stderr.isatty():
-        return None, (lambda n: None)
+        yield lambda n: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -42,7 +45,8 @@ def _progress_bar(total: int, label: str):
         if t.elapsed:
             prog.update(task, rate=f"{t.completed / t.elapsed:.1f} runs/s")
 
-    return prog, advance
+    with prog:
+        yield advance
 
 
 @app.command()
@@ -63,14 +67,8 @@ def run(scenario, replications, seed, jobs, scale, as_json, out):
         spec = spec.model_copy(update={"scale": scale})
     from .ensemble import run as run_ensemble
 
-    prog, advance = _progress_bar(replications, f"{spec.name}")
-    if prog:
-        prog.start()
-    try:
+    with progress_bar(replications, spec.name) as advance:
         result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance)
-    finally:
-        if prog:
-            prog.stop()
     if out is not None:
         result.runs.to_parquet(out)
     if as_json:

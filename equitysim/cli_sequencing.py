@@ -16,19 +16,13 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sequence(search_file, out, jobs, as_json):
     """Search the sequencing space for the best-expected and the most robust sequencing."""
-    from .cli import _progress_bar
+    from .cli import progress_bar
     from .sequencing import load_search, search
 
     spec, base = load_search(search_file)
     out = out or Path("results") / spec.name
-    prog, advance = _progress_bar(min(spec.budget, spec.space_size) + 1, f"{spec.name} (candidates)")
-    if prog:
-        prog.start()
-    try:
+    with progress_bar(min(spec.budget, spec.space_size) + 1, f"{spec.name} (candidates)") as advance:
         res = search(spec, base, out=out, jobs=jobs, progress=advance)
-    finally:
-        if prog:
-            prog.stop()
     if as_json:
         click.echo(json.dumps(res.to_json()))
         return
