@@ -160,6 +160,10 @@ def world(scale, seed, as_json):
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
+from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
+
+for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare):
+    app.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
