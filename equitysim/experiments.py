@@ -233,7 +233,9 @@ class Experiment:
     def identity(self) -> dict:
         """What must not change between a sweep and its resume (everything that decides a result)."""
         exp = self.spec.model_dump(mode="json")
-        exp.pop("description")
+        # where the scenarios were found does not matter, only what they say (compared below)
+        for k in ("description", "scenarios", "scenarios_dir"):
+            exp.pop(k)
         return {"experiment": exp,
                 "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
                 "design": _design_hash(self.design)}
@@ -841,7 +843,9 @@ def _load(results, columns=None) -> tuple[pd.DataFrame, list[str]]:
 def summarize(results: str | Path | pd.DataFrame, half_width: float = 0.02) -> pd.DataFrame:
     """P(met) per scenario x indicator with a 95% Wilson interval, the number of runs `n`, and
     `n_needed`: the runs per scenario that would bring the interval's half-width under
-    `half_width` at the observed P(met).
+    `half_width`, planned for the least favourable P(met) inside the current interval (the value
+    nearest 0.5), so that a small pilot sweep does not under-promise; it converges to the figure
+    at the observed P(met) as runs accumulate.
 
     Runs at different design points are pooled: P(met) is then the probability over the design's
     parameter distribution and the model's randomness. The Wilson interval treats runs as
@@ -857,8 +861,11 @@ def summarize(results: str | Path | pd.DataFrame, half_width: float = 0.02) -> p
             k = int(sub[col].sum())
             lo, hi = _ind.wilson_interval(k, n)
             p = k / n if n else float("nan")
+            # plan for the least favourable P still inside the interval (the one nearest 0.5):
+            # a pilot sweep's P = 0 out of 4 must not promise that 93 runs will do
+            worst = min(max(0.5, lo), hi)
             rows.append({"scenario": s, "indicator": col[4:], "p_met": p, "ci_low": lo, "ci_high": hi,
-                         "n": n, "n_needed": replications_needed(p, half_width) if n else None})
+                         "n": n, "n_needed": replications_needed(worst, half_width) if n else None})
     return pd.DataFrame(rows, columns=["scenario", "indicator", "p_met", "ci_low", "ci_high", "n", "n_needed"])
 
 
