@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -34,19 +35,14 @@ class _Bar:
                              console=Console(stderr=True), transient=True)
         self.task = self.prog.add_task(self.label, total=total, completed=before, rate="")
         self.prog.start()
-        self._t0 = None
+        self._started = time.perf_counter()  # rate over this session's runs (a resume starts part-way)
 
     def advance(self, n: int):
         if self.prog is None:
             return
-        import time
-
-        now = time.perf_counter()
-        if self._t0 is None:  # rate over this session's runs (a resume starts part-way)
-            self._t0 = self._started = now
         self.done_now += n
         self.prog.advance(self.task, n)
-        elapsed = now - self._started
+        elapsed = time.perf_counter() - self._started
         if elapsed > 0:
             self.prog.update(self.task, rate=f"{self.done_now / elapsed:.2f} runs/s")
 

@@ -183,7 +183,7 @@ def _validate(data: dict, source: str) -> ExperimentSpec:
 
 # ------------------------------------------------------------------------------------- experiment
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Experiment:
     """A validated experiment: its spec, the scenarios it runs (scale and years applied) and its
     design (one row per point, one column per varied parameter)."""

@@ -125,6 +125,7 @@ def test_shipped_experiments():
     assert sorted(robust.names) == shipped and robust.n_points >= 100
     bench = E.load_experiment(ROOT / "benchmarks" / "sweep_10k.toml")
     assert bench.n_runs == 10_000
+    assert E.load_experiment(ROOT / "benchmarks" / "sweep_rate.toml").n_runs == 120
 
 
 # ---------------------------------------------------------------------------------------- design
@@ -247,7 +248,7 @@ def test_ray_gives_the_same_summary(tiny, tmp_path):
     assert_frame_equal(E.summarize(tmp_path / "ray"), E.summarize(ref))
 
 
-def test_kill_then_resume_equals_an_uninterrupted_run(tiny, tmp_path):
+def test_kill_then_resume_equals_an_uninterrupted_run(tiny, tmp_path, capsys):
     f, ref = tiny
     exp = E.load_experiment(f)
     out = tmp_path / "killed"
@@ -268,8 +269,9 @@ def test_kill_then_resume_equals_an_uninterrupted_run(tiny, tmp_path):
     assert len(E.read_runs(out)) == partial["runs"]
     # a resume without --resume is refused, and nothing is touched
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 2 and "--resume" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert main(["sweep", str(f), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--resume" in err and "\n" not in err
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == before
     r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
