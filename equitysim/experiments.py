@@ -64,6 +64,7 @@ MANIFEST = "experiment.json"
 SAMPLERS = ("sobol", "morris", "fast", "latin", "finite_diff")
 BACKENDS = ("loky", "dask", "ray")
 Z95 = 1.959964
+MAX_POINTS = 100_000  # design points; each runs every scenario x replications times
 _CHUNK_RE = re.compile(r"^chunk-(\d+)\.parquet$")
 
 
@@ -82,7 +83,7 @@ class Design(_Strict):
 
     method: Literal["none", "grid", "lhs", "salib"] = "none"
     sampler: Literal["sobol", "morris", "fast", "latin", "finite_diff"] | None = None
-    samples: int | None = Field(None, ge=1, le=1_000_000)
+    samples: int | None = Field(None, ge=1, le=MAX_POINTS)
     levels: int | None = Field(None, ge=2, le=1000)
     seed: int | None = Field(None, ge=0)
     parameters: list[str] | dict[str, tuple[float, float]] | None = None
@@ -128,8 +129,8 @@ class Design(_Strict):
                 raise ValueError("named parameters with method 'grid' (a full grid over many is too big)")
             if self.samples or self.sampler or self.options:
                 raise ValueError("no samples, sampler or options with method 'grid'")
-            if self.levels ** len(self.parameters) > 1_000_000:
-                raise ValueError(f"at most 1,000,000 grid points (got {self.levels}^{len(self.parameters)})")
+            if self.levels ** len(self.parameters) > MAX_POINTS:
+                raise ValueError(f"at most {MAX_POINTS:,} grid points (got {self.levels}^{len(self.parameters)})")
         else:
             if self.samples is None:
                 raise ValueError(f"samples (number of points{', the base sample N' if m == 'salib' else ''}) "
@@ -341,6 +342,11 @@ def make_design(design: Design, seed: int, scenarios: Iterable[ScenarioSpec] = (
     if design.method == "none":
         return pd.DataFrame(index=pd.RangeIndex(1, name="point"))
     names = list(ranges)
+    n_points = _design_size(design, len(names))
+    if n_points > MAX_POINTS:
+        what = "levels" if design.method == "grid" else "samples"
+        raise ExperimentError(f"design.{what}: expected at most {MAX_POINTS:,} design points "
+                              f"(this design has {n_points:,} over {len(names)} parameters)")
     if design.method == "grid":
         axes = [np.linspace(lo, hi, design.levels) for lo, hi in ranges.values()]
         values = np.array(list(itertools.product(*axes)), dtype=float)
@@ -354,6 +360,19 @@ def make_design(design: Design, seed: int, scenarios: Iterable[ScenarioSpec] = (
     return df
 
 
+def _design_size(design: Design, d: int) -> int:
+    """Number of points a design will have over d parameters (before sampling it)."""
+    if design.method == "grid":
+        return design.levels ** d
+    n = design.samples
+    if design.method == "lhs":
+        return n
+    second = design.options.get("calc_second_order", True)
+    factor = {"sobol": 2 * d + 2 if second else d + 2, "morris": d + 1, "fast": d, "latin": 1,
+              "finite_diff": d + 1}[design.sampler]
+    return n * factor
+
+
 def _salib_sample(sampler: str, problem: dict, n: int, options: dict, seed: int) -> np.ndarray:
     import warnings
     from importlib import import_module
@@ -365,10 +384,16 @@ def _salib_sample(sampler: str, problem: dict, n: int, options: dict, seed: int)
             warnings.simplefilter("ignore", UserWarning)
             out = module.sample(problem, n, seed=seed, **options)
     except TypeError as e:
-        raise ExperimentError(f"design.options: expected options that SALib's {sampler} sampler accepts ({e})") from None
-    except (ValueError, AssertionError) as e:
-        raise ExperimentError(f"design: expected settings SALib's {sampler} sampler accepts ({e})") from None
+        raise ExperimentError(f"design.options: expected options that SALib's {sampler} sampler accepts "
+                              f"({_one_line(e)})") from None
+    except Exception as e:  # a third-party sampler refusing the settings: say so in one line
+        raise ExperimentError(f"design: expected settings SALib's {sampler} sampler accepts "
+                              f"({e.__class__.__name__}: {_one_line(e)})") from None
     return np.asarray(out, dtype=float)
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200]
 
 
 # --------------------------------------------------------------------------------------- one chunk

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from equitysim import experiments as E
@@ -126,6 +128,32 @@ def test_shipped_experiments():
     bench = E.load_experiment(ROOT / "benchmarks" / "sweep_10k.toml")
     assert bench.n_runs == 10_000
     assert E.load_experiment(ROOT / "benchmarks" / "sweep_rate.toml").n_runs == 120
+
+
+exp_fields = st.sampled_from(["name", "scenarios", "scenarios_dir", "replications", "seed", "scale", "years",
+                              "chunk_size", "design", "outputs", "method", "sampler", "samples", "levels",
+                              "parameters", "options", "backlash_rate", "calc_second_order", "trajectories",
+                              "bogus"])
+exp_scalars = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, width=32), st.booleans(),
+                        st.sampled_from(["all", "roadmap", "lhs", "grid", "salib", "sobol", "morris", "none",
+                                         "backlash_rate", "x"]))
+exp_values = st.recursive(exp_scalars, lambda children: st.one_of(
+    st.lists(children, max_size=4), st.dictionaries(exp_fields, children, max_size=4)), max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.fixed_dictionaries({"name": st.just("f"), "replications": st.integers(1, 3), "seed": st.just(1),
+                              "scenarios": st.just(["no_action"])},
+                             optional={"design": st.dictionaries(exp_fields, exp_values, max_size=5),
+                                       "outputs": exp_values, "scale": exp_values, "chunk_size": exp_values}))
+def test_fuzz_experiment_parse_never_crashes(data):
+    """Whatever the design and outputs hold: an Experiment, or a one-line ExperimentError."""
+    try:
+        exp = E.parse_experiment(data, "fuzz.toml", ROOT / "experiments")
+    except E.ExperimentError as e:
+        assert str(e).startswith("fuzz.toml: ") and "\n" not in str(e)
+    else:
+        assert 1 <= exp.n_points <= E.MAX_POINTS and exp.n_runs >= 1
 
 
 # ---------------------------------------------------------------------------------------- design
