@@ -41,7 +41,8 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -61,6 +62,7 @@ from .scenario import ScenarioError, ScenarioSpec, _describe, load_scenario
 
 FORMAT = 1
 MANIFEST = "experiment.json"
+LOCK = ".lock"
 SAMPLERS = ("sobol", "morris", "fast", "latin", "finite_diff")
 BACKENDS = ("loky", "dask", "ray")
 Z95 = 1.959964
@@ -608,6 +610,27 @@ class ResultStore:
     def chunk_files(self, kind: str = "runs") -> list[Path]:
         return [self.chunk_path(c, kind) for c in sorted(self.done_chunks())]
 
+    @contextmanager
+    def lock(self):
+        """Hold `.lock` in the directory while a sweep writes there: a second sweep into the same
+        directory is refused. The operating system releases it when the process ends, even by kill -9."""
+        import fcntl
+
+        fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ExperimentError(f"{self.out}: --out: expected no other sweep writing to this directory "
+                                      f"(another one holds {LOCK})") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def foreign_files(self) -> list[Path]:
+        """Files in the directory that a sweep did not put there."""
+        return [f for f in self.out.iterdir() if f.name != LOCK and not (f.name.startswith(".") and f.name.endswith(".tmp"))]
+
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed sweep left behind (never a finished chunk)."""
         n = 0
@@ -703,59 +726,67 @@ def sweep(experiment: Experiment | str | Path, out: str | Path, *, jobs: int = 1
     check_backend(backend, address)
     jobs = max(1, int(jobs))
     store = ResultStore(out)
-    if store.exists():
-        m = store.manifest()
-        if not resume:
-            n = len(store.done_chunks())
-            raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it holds {n} of "
-                                  f"{m.get('chunks', '?')} chunks of experiment '{m['identity']['experiment'].get('name')}'); "
-                                  f"pass --resume to finish them, or choose another --out")
-        _check_same(exp, m, store.out)
-        store.remove_temporaries()
-        m.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        store.write_manifest(m)
-    else:
-        if store.out.exists() and (not store.out.is_dir() or any(store.out.iterdir())):
-            raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but no "
-                                  f"{MANIFEST}, so it was not made by `equitysim sweep`)")
-        store.out.mkdir(parents=True, exist_ok=True)
-        store.write_manifest({
-            "format": FORMAT,
-            "name": exp.spec.name,
-            "description": exp.spec.description,
-            "source": exp.source,
-            "seed": exp.spec.seed,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(),
-            "scenarios": exp.names,
-            "design_parameters": list(exp.design.columns),
-            "points": exp.n_points,
-            "runs": exp.n_runs,
-            "chunks": exp.n_chunks,
-            "chunk_size": exp.spec.chunk_size,
-            "identity": exp.identity(),
-        })
-    store.runs_dir.mkdir(exist_ok=True)
-    done = store.done_chunks()
-    todo = [c for c in range(exp.n_chunks) if c not in done]
-    before = sum(_chunk_len(exp, c) for c in done)
-    if on_start:
-        on_start(exp.n_runs, before)
-    t0 = time.perf_counter()
-    n_runs = n_chunks = 0
-    tasks = (_chunk_task(exp, c) for c in todo)
-    results = _execute(tasks, backend, jobs, address)
-    try:
-        for c, runs, traj in results:
-            store.write_chunk(c, runs, traj)
-            n_runs += len(runs)
-            n_chunks += 1
-            if progress:
-                progress(len(runs))
-    finally:
-        close = getattr(results, "close", None)
-        if close:
-            close()
+    if store.out.exists() and not store.out.is_dir():
+        raise ExperimentError(f"{store.out}: --out: expected a directory, got a file")
+    if store.out.is_dir() and not store.exists() and store.foreign_files():
+        raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
+                              f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
+    store.out.mkdir(parents=True, exist_ok=True)
+    with store.lock():
+        if store.exists():
+            m = store.manifest()
+            if not resume:
+                n = len(store.done_chunks())
+                raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it holds {n} of "
+                                      f"{m.get('chunks', '?')} chunks of experiment "
+                                      f"'{m['identity']['experiment'].get('name')}'); "
+                                      f"pass --resume to finish them, or choose another --out")
+            _check_same(exp, m, store.out)
+            store.remove_temporaries()
+            m.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            store.write_manifest(m)
+        else:
+            if store.foreign_files():
+                raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
+                                      f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
+            store.remove_temporaries()
+            store.write_manifest({
+                "format": FORMAT,
+                "name": exp.spec.name,
+                "description": exp.spec.description,
+                "source": exp.source,
+                "seed": exp.spec.seed,
+                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "versions": _versions(),
+                "scenarios": exp.names,
+                "design_parameters": list(exp.design.columns),
+                "points": exp.n_points,
+                "runs": exp.n_runs,
+                "chunks": exp.n_chunks,
+                "chunk_size": exp.spec.chunk_size,
+                "identity": exp.identity(),
+            })
+        store.runs_dir.mkdir(exist_ok=True)
+        done = store.done_chunks()
+        todo = [c for c in range(exp.n_chunks) if c not in done]
+        before = sum(_chunk_len(exp, c) for c in done)
+        if on_start:
+            on_start(exp.n_runs, before)
+        t0 = time.perf_counter()
+        n_runs = n_chunks = 0
+        tasks = (_chunk_task(exp, c) for c in todo)
+        results = _execute(tasks, backend, jobs, address)
+        try:
+            for c, runs, traj in results:
+                store.write_chunk(c, runs, traj)
+                n_runs += len(runs)
+                n_chunks += 1
+                if progress:
+                    progress(len(runs))
+        finally:
+            close = getattr(results, "close", None)
+            if close:
+                close()
     return SweepReport(store.out, exp.n_runs, before, n_runs, n_chunks, time.perf_counter() - t0, backend, jobs)
 
 

@@ -352,6 +352,14 @@ def test_resume_with_a_different_spec_is_refused(tiny, tmp_path, capsys):
     (tmp_path / "foreign" / "notes.txt").write_text("mine")
     assert main(["sweep", str(f), "--out", str(tmp_path / "foreign")]) == 2
     assert "experiment.json" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "foreign").iterdir()] == ["notes.txt"]
+    # a second sweep into a directory another one is writing to is refused
+    import fcntl
+
+    with open(out / ".lock") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["sweep", str(f), "--out", str(out), "--resume"]) == 2
+        assert "another" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
 
 
