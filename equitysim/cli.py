@@ -158,9 +158,11 @@ def world(scale, seed, as_json):
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
+from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
 from .cli_sequencing import sequence  # noqa: E402
 
-app.add_command(sequence)
+for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence):
+    app.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
