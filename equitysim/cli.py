@@ -159,9 +159,11 @@ def world(scale, seed, as_json):
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
 from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
+from . import cli_sensitivity as _sensitivity  # noqa: E402  sensitivity, discover
 from .cli_sequencing import sequence  # noqa: E402
 
-for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence):
+for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence,
+             _sensitivity.sensitivity, _sensitivity.discover):
     app.add_command(_cmd)
 
 

@@ -165,6 +165,10 @@ class ExperimentSpec(_Strict):
     scale: float = Field(1.0, gt=0, le=20)
     years: int | None = Field(None, ge=1, le=20)
     chunk_size: int = Field(20, ge=1, le=100_000)
+    # Replication r of every design point draws the same random stream (key (0, r) instead of
+    # (point, r)): common random numbers across points, so that parameter effects are not buried
+    # in simulation noise (used by sensitivity analysis).
+    crn_across_points: bool = False
     design: Design = Design()
     outputs: Outputs = Outputs()
 
@@ -405,7 +409,7 @@ def _chunk_task(exp: Experiment, c: int) -> dict:
     points = sorted({p for _, p, _ in runs})
     return {"chunk": c, "seed": exp.spec.seed, "runs": runs, "scenarios": exp.scenarios,
             "points": {p: {k: float(v) for k, v in exp.design.loc[p].items()} for p in points},
-            "outputs": exp.spec.outputs}
+            "outputs": exp.spec.outputs, "crn_across_points": exp.spec.crn_across_points}
 
 
 def _run_chunk(task: dict) -> tuple[int, pd.DataFrame, pd.DataFrame | None]:
@@ -418,7 +422,8 @@ def _run_chunk(task: dict) -> tuple[int, pd.DataFrame, pd.DataFrame | None]:
         spec = task["scenarios"][si]
         if values:
             spec = spec.with_parameters(**values)
-        rec = run_replication(spec, task["seed"], (p, r), trajectories=out.trajectories)
+        key = (0, r) if task.get("crn_across_points") else (p, r)
+        rec = run_replication(spec, task["seed"], key, trajectories=out.trajectories)
         row = {"scenario": spec.name, "point": p, "replication": r}
         row.update({f"param.{k}": v for k, v in values.items()})
         for k, v in rec.items():

@@ -30,6 +30,7 @@ class Indicator:
     rule: str
     threshold: float
     operational: str
+    phrase: str = ""   # plain words: "10 states enact funding reform by year 5"
     scales_with_world: bool = False
 
     def threshold_at(self, scale: float = 1.0) -> float:

@@ -16,10 +16,13 @@ the peeling trajectory (coverage vs density) that scenario discovery reports.
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import params as _params
 
@@ -181,8 +184,8 @@ def summary_sentences(indices: pd.DataFrame, method: str, output_labels: dict[st
             parts = []
             for r in live.itertuples():
                 lo, hi = max(0.0, r.ST - r.ST_conf), min(1.0, r.ST + r.ST_conf)
-                parts.append(f"{_label(r.parameter)} explains about {100 * r.ST:.0f}% ({100 * lo:.0f}-{100 * hi:.0f}%) "
-                             f"of the variance")
+                parts.append(f"{_label(r.parameter)} explains about {100 * min(max(r.ST, 0), 1):.0f}% "
+                             f"({100 * lo:.0f}-{100 * hi:.0f}%) of the variance")
         s = f"{what}: " + ("; ".join(parts) if parts else "no parameter has an effect distinguishable from zero")
         if zero:
             s += ". No effect distinguishable from zero: " + ", ".join(_label(z) for z in zero)
@@ -290,3 +293,168 @@ def describe_box(found: dict, plan: str, indicator: str) -> str:
     return (f"When {' and '.join(conds)}, {plan} misses {indicator} in {100 * found['density']:.0f}% of futures "
             f"(against {100 * found['base_rate']:.0f}% overall); {100 * found['coverage']:.0f}% of all failures "
             f"fall in this region, which holds {100 * found['mass']:.0f}% of the futures.")
+
+
+# ---------------------------------------------------------------- the experiment (define -> sample -> evaluate)
+# A sensitivity file names one scenario, the method, the parameters and the sample size; it is
+# run as an experiment (equitysim.experiments: chunked, parallel, resumable Parquet store) whose
+# design is the SALib sample, then analysed here.
+
+
+class SensitivitySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    method: Literal["sobol", "morris", "fast"]
+    scenario: str = "roadmap"
+    scenarios_dir: str = "../scenarios"
+    parameters: list[str] | dict[str, tuple[float, float]]
+    samples: int = Field(ge=2, le=100_000, description="Sobol: base sample N; Morris: trajectories; eFAST: per parameter")
+    levels: int = Field(4, ge=2, le=20, description="Morris grid levels")
+    replications: int = Field(4, ge=1, le=10_000, description="runs per design point")
+    seed: int = Field(0, ge=0)
+    scale: float = Field(0.1, gt=0, le=20)
+    chunk_size: int = Field(20, ge=1, le=100_000)
+    indicators: Literal["all"] | list[str] = "all"
+    continuous: bool = True
+
+
+def load_sensitivity(path) -> tuple[SensitivitySpec, object]:
+    """A sensitivity file and the experiment that evaluates it (one-line errors)."""
+    import tomllib
+    from pathlib import Path
+
+    from .experiments import ExperimentError, parse_experiment
+    from .scenario import _describe
+
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ExperimentError(f"{p}: (file): expected an existing sensitivity file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ExperimentError(f"{p}: (syntax): expected valid TOML ({e})") from None
+    try:
+        spec = SensitivitySpec.model_validate(data)
+    except ValidationError as e:
+        field, expected = _describe(e.errors()[0])
+        raise ExperimentError(f"{p}: {field}: {expected}") from None
+    from .indicators import indicators
+
+    ids = [i.id for i in indicators()]
+    if spec.indicators != "all":
+        bad = [i for i in spec.indicators if i not in ids]
+        if bad:
+            raise ExperimentError(f"{p}: indicators: expected indicator ids (unknown: {', '.join(bad)})")
+    design = {"method": "salib", "sampler": spec.method, "samples": spec.samples,
+              "parameters": spec.parameters if isinstance(spec.parameters, list) else
+              {k: list(v) for k, v in spec.parameters.items()}, "seed": spec.seed}
+    if spec.method == "morris":
+        design["options"] = {"num_levels": spec.levels}
+    exp_data = {"name": spec.name, "description": spec.description, "scenarios": [spec.scenario],
+                "scenarios_dir": spec.scenarios_dir, "replications": spec.replications, "seed": spec.seed,
+                "scale": spec.scale, "chunk_size": spec.chunk_size, "design": design,
+                "crn_across_points": True,
+                "outputs": {"values": spec.continuous, "risks": False, "metrics": False, "trajectories": False}}
+    exp = parse_experiment(exp_data, str(p), base_dir=p.parent)
+    return spec, exp
+
+
+def output_labels() -> dict[str, str]:
+    from .indicators import indicators
+
+    labels = {}
+    for i in indicators():
+        labels[f"p_met.{i.id}"] = f"Whether {i.phrase}"
+        labels[f"value.{i.id}"] = f"{i.label} (year {i.horizon_year}, the measure behind whether {i.phrase})"
+    return labels
+
+
+def outputs_by_point(runs: pd.DataFrame, indicators: list[str] | str = "all", continuous: bool = True) -> pd.DataFrame:
+    """Per design point: P(met) of each indicator (share of its replications) and, optionally, the
+    mean of the continuous measure behind it. Rows in design-point order."""
+    ids = [c[4:] for c in runs if c.startswith("met.")]
+    if indicators != "all":
+        ids = [i for i in ids if i in indicators]
+    cols = {f"p_met.{i}": runs[f"met.{i}"].astype(float) for i in ids}
+    if continuous:
+        cols.update({f"value.{i}": runs[f"value.{i}"] for i in ids if f"value.{i}" in runs})
+    df = pd.DataFrame(cols)
+    df["point"] = runs["point"].to_numpy()
+    return df.groupby("point").mean().sort_index()
+
+
+
+class SensitivityResult:
+    """Indices, convergence check and sentences of one sensitivity experiment."""
+
+    def __init__(self, spec: SensitivitySpec, problem: dict, X: np.ndarray, Y: pd.DataFrame, seed: int):
+        self.spec, self.problem, self.X, self.Y = spec, problem, X, Y
+        self.indices = analyze(problem, spec.method, X, Y, seed)
+        self.convergence = convergence(problem, spec.method, X, Y, seed) if spec.method != "fast" else None
+        self.summary = summary_sentences(self.indices, spec.method, output_labels())
+
+    def to_json(self) -> dict:
+        keep = (["output", "parameter", "mu_star", "mu_star_conf", "sigma"] if self.spec.method == "morris"
+                else ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
+        out = {"method": self.spec.method, "n": int(base_size(self.problem, self.spec.method, len(self.X))),
+               "indices": json.loads(self.indices[keep].to_json(orient="records")), "summary": self.summary}
+        if self.convergence is not None:
+            out["converged"] = not bool(self.convergence.disagree.any())
+            out["not_converged"] = json.loads(self.convergence[self.convergence.disagree][["output", "parameter"]]
+                                              .to_json(orient="records"))
+        return out
+
+
+def run_sensitivity(path, out, jobs: int = 1, backend: str = "loky", address: str | None = None,
+                    resume: bool = False, on_start=None, progress=None) -> SensitivityResult:
+    """Sample, evaluate through the experiments runner (results under out/runs), analyse, and write
+    indices.csv, convergence.csv, summary.json and the plots under `out`."""
+    from pathlib import Path
+
+    from .experiments import read_runs, sweep
+
+    spec, exp = load_sensitivity(path)
+    out = Path(out)
+    sweep(exp, out / "runs", jobs=jobs, backend=backend, address=address, resume=resume,
+          on_start=on_start, progress=progress)
+    runs = read_runs(out / "runs")
+    Y = outputs_by_point(runs, spec.indicators, spec.continuous)
+    X = exp.design.to_numpy(float)
+    problem = problem_from_registry(list(exp.design.columns),
+                                    None if isinstance(spec.parameters, list) else dict(spec.parameters))
+    res = SensitivityResult(spec, problem, X, Y, spec.seed)
+    res.indices.to_csv(out / "indices.csv", index=False)
+    if res.convergence is not None:
+        res.convergence.to_csv(out / "convergence.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(res.to_json(), indent=1))
+    for kind in ("p_met", "value"):
+        part = res.indices[res.indices.output.str.startswith(f"{kind}.") & ~res.indices.constant]
+        if len(part):
+            plot_indices(part, spec.method, str(out / f"{spec.method}_{kind}"), output_labels())
+    return res
+
+
+def discover_from_results(results, scenario: str, indicator: str) -> dict:
+    """Scenario discovery on an experiment's runs: where in the sampled parameter space does
+    `scenario` miss `indicator`?"""
+    from .experiments import ExperimentError, read_runs
+    from .indicators import indicators
+
+    runs = read_runs(results) if not isinstance(results, pd.DataFrame) else results
+    if scenario not in set(runs["scenario"]):
+        raise ExperimentError(f"{results}: --scenario: expected one of {', '.join(sorted(set(runs['scenario'])))}")
+    if f"met.{indicator}" not in runs:
+        raise ExperimentError(f"{results}: --indicator: expected an indicator id (unknown: {indicator})")
+    params = [c for c in runs if c.startswith("param.")]
+    if not params:
+        raise ExperimentError(f"{results}: design: expected results of an experiment that varies parameters "
+                              f"(this one has no design)")
+    r = runs[runs.scenario == scenario]
+    X = r[params].rename(columns=lambda c: c[6:]).reset_index(drop=True)
+    failed = (~r[f"met.{indicator}"].astype(bool)).to_numpy(float)
+    found = discover(X, failed)
+    phrase = next(i.phrase for i in indicators() if i.id == indicator)
+    found["sentence"] = describe_box(found, f"the {scenario.replace('_', ' ')} plan", f"its target that {phrase}")
+    return found

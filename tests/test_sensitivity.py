@@ -80,3 +80,78 @@ def test_plots_written(sobol, tmp_path):
     _, _, idx = sobol
     paths = S.plot_indices(idx, "sobol", str(tmp_path / "sobol"))
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
+
+
+# ---- through the experiments runner and the same analysis path
+
+from pathlib import Path  # noqa: E402
+
+from equitysim.sensitivity import SensitivityResult, load_sensitivity, outputs_by_point, run_sensitivity  # noqa: E402
+
+EXP = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def test_ishigami_through_the_results_format():
+    """Ishigami values laid out as the runner's runs table (point, replication, value.*) go through
+    outputs_by_point and SensitivityResult exactly as model results do."""
+    spec, _ = load_sensitivity(EXP / "sobol_quick.toml")
+    spec = spec.model_copy(update={"samples": 512})
+    problem = {"num_vars": 4, "names": ["x1", "x2", "x3", "dummy"], "bounds": [[-np.pi, np.pi]] * 4}
+    X = S.sample(problem, "sobol", 512, seed=1)
+    y = Ishigami.evaluate(X[:, :3])
+    runs = pd.DataFrame({"point": np.repeat(np.arange(len(X)), 2), "replication": np.tile([0, 1], len(X)),
+                         "met.ishigami": np.repeat(y > 0, 2), "value.ishigami": np.repeat(y, 2)})
+    Y = outputs_by_point(runs)
+    assert list(Y.columns) == ["p_met.ishigami", "value.ishigami"] and len(Y) == len(X)
+    res = SensitivityResult(spec, problem, X, Y[["value.ishigami"]], seed=1)
+    g = res.indices.set_index("parameter")
+    for p in problem["names"]:
+        assert g.loc[p, "ST"] == pytest.approx(ST_TRUE[p], abs=0.08)
+    assert res.to_json()["converged"] is True
+
+
+@pytest.fixture(scope="module")
+def quick_sobol(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sob")
+    return out, run_sensitivity(EXP / "sobol_quick.toml", out, jobs=1)
+
+
+def test_parameter_without_effect_is_reported_as_none(quick_sobol):
+    """Under a race-neutral legal design the race-conscious strike probability cannot matter."""
+    _, res = quick_sobol
+    g = res.indices[res.indices.parameter == "court_strike_prob_race_conscious"]
+    assert (g.ST.abs() < 1e-12).all() and (g.S1.abs() < 1e-12).all()
+    assert all("Chance a challenged race-conscious design is struck down" in s for s in res.summary
+               if "No effect" in s)
+    js = res.to_json()
+    assert js["method"] == "sobol" and js["n"] == 8
+    assert {"output", "parameter", "S1", "S1_conf", "ST", "ST_conf"} == set(js["indices"][0])
+
+
+def test_identical_across_worker_counts(quick_sobol, tmp_path):
+    out1, res1 = quick_sobol
+    res2 = run_sensitivity(EXP / "sobol_quick.toml", tmp_path / "two", jobs=2)
+    pd.testing.assert_frame_equal(res1.indices, res2.indices)
+    assert (out1 / "summary.json").read_text() == (tmp_path / "two" / "summary.json").read_text()
+    assert (out1 / "sobol_value.png").exists() and (out1 / "sobol_value.svg").exists()
+
+
+def test_morris_quick_runs_and_discovery(tmp_path):
+    from equitysim.sensitivity import discover_from_results
+    res = run_sensitivity(EXP / "morris_quick.toml", tmp_path, jobs=2)
+    assert {"mu_star", "mu_star_conf", "sigma"} <= set(res.to_json()["indices"][0])
+    zero = res.indices[res.indices.parameter == "court_strike_prob_race_conscious"]
+    assert (zero.mu_star.abs() < 1e-12).all()
+    found = discover_from_results(tmp_path / "runs", "roadmap", "controlled_choice_100_districts")
+    assert "sentence" in found and found["base_rate"] >= 0
+
+
+def test_bad_sensitivity_file(tmp_path):
+    from equitysim.experiments import ExperimentError
+    f = tmp_path / "s.toml"
+    f.write_text('name = "s"\nmethod = "anova"\nparameters = ["recession_prob"]\nsamples = 4\n')
+    with pytest.raises(ExperimentError, match="method: expected one of"):
+        load_sensitivity(f)
+    f.write_text('name = "s"\nmethod = "sobol"\nparameters = ["nope"]\nsamples = 4\n')
+    with pytest.raises(ExperimentError, match="nope"):
+        load_sensitivity(f)
