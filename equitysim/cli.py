@@ -171,6 +171,9 @@ def world(scale, seed, as_json):
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
+from .cli_validation import validation as _validation  # noqa: E402
+
+app.add_command(_validation)
 
 
 def main(argv: list[str] | None = None) -> int:
