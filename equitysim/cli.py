@@ -125,10 +125,10 @@ def params(markdown, as_json):
     from rich.table import Table
 
     t = Table(title="equitysim parameters", show_lines=False)
-    for col in ("name", "unit", "default", "range", "source"):
+    for col in ("name", "unit", "default", "range", "dist", "source"):
         t.add_column(col, overflow="fold")
     for p in P.registry().values():
-        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.source)
+        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.dist, p.source)
     Console().print(t)
 
 
