@@ -33,6 +33,7 @@ from . import indicators as _ind
 from .ensemble import replication_rng
 from .model import EquityModel, world_for
 from .scenario import Event, ScenarioSpec, load_scenario, parse_scenario
+from .world import BLACK, HISPANIC
 
 DT = 0.25
 
@@ -120,7 +121,7 @@ def trace(spec: ScenarioSpec, seed: int, key: int) -> dict:
         adopt_wf += int(new[:, wf].sum())
         adopt_dm += int(new[:, dm].sum())
         flips += int((m.gov_flipped != flipped0).sum())
-    minority = world.d_share[:, 1] + world.d_share[:, 2]
+    minority = world.d_share[:, BLACK] + world.d_share[:, HISPANIC]
     q25, q75 = np.quantile(minority, [0.25, 0.75])
     b, last = m.baseline, m.history[-1]
     started = m.outcome_counts["started"]
