@@ -28,6 +28,7 @@ bench: install
 
 docs: install
 	$(BIN)/equitysim params --markdown > docs/parameters.md
+	$(BIN)/python scripts/validation.py --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

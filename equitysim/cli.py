@@ -123,10 +123,10 @@ def params(markdown, as_json):
     from rich.table import Table
 
     t = Table(title="equitysim parameters", show_lines=False)
-    for col in ("name", "unit", "default", "range", "source"):
+    for col in ("name", "unit", "default", "range", "dist", "source"):
         t.add_column(col, overflow="fold")
     for p in P.registry().values():
-        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.source)
+        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.dist, p.source)
     Console().print(t)
 
 
@@ -135,8 +135,8 @@ def params(markdown, as_json):
 @click.option("--seed", type=click.IntRange(min=0), default=2027, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def world(scale, seed, as_json):
-    """Summarise the synthesised baseline world."""
-    from .baseline import world_summary
+    """Summarise the synthesised baseline world and its calibration."""
+    from .baseline import by_state, calibration, world_summary
 
     s = world_summary(scale, seed)
     if as_json:
@@ -145,14 +145,25 @@ def world(scale, seed, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=max(120, Console().width))
     con.print(f"states {s['states']}, districts {s['districts']:,}, schools {s['schools']:,}, "
-              f"students {s['students']:,} (data year {s['source_year']})")
+              f"students {s['students']:,} (data year {s['source_year']}, scale {scale:g}, seed {seed})")
     con.print(f"median within-district dissimilarity {s['dissimilarity_median']:.3f}; "
               f"Black/white suspension ratio {s['suspension_ratio_black_white']:.2f}")
-    t = Table("state", "per-pupil $", "districts", "schools", "students")
-    for code, row in s["by_state"].items():
-        t.add_row(code, f"{row['per_pupil']:,.0f}", f"{row['districts']:,}", f"{row['schools']:,}", f"{row['students']:,}")
+    cal = Table("calibration check", "model", "target", "tolerance", "ok", "target from",
+                title="Calibration (data/SOURCES.md, data/national_benchmarks.csv)")
+    for r in calibration(scale, seed).itertuples():
+        cal.add_row(r.check, f"{r.model:,.3f}", f"{r.target:,.3f}", f"{r.low:,.3f} to {r.high:,.3f}",
+                    "yes" if r.ok else "NO", r.basis)
+    con.print(cal)
+    if scale != 1.0:
+        con.print("The national-distribution tolerances apply to the full-size world (scale 1); a smaller "
+                  "world keeps at least one district per state, so its size distribution shifts.")
+    t = Table("state", "per-pupil $", "districts", "schools", "students",
+              title="By state (world; * = school count estimated, see SOURCES.md)")
+    for code, row in by_state(scale, seed).iterrows():
+        t.add_row(code, f"{row.per_pupil:,.0f}", f"{row.districts:,}",
+                  f"{row.schools:,}{' *' if row.schools_estimated else ''}", f"{row.students:,}")
     con.print(t)
 
 
@@ -161,9 +172,10 @@ def world(scale, seed, as_json):
 from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
 from . import cli_sensitivity as _sensitivity  # noqa: E402  sensitivity, discover
 from .cli_sequencing import sequence  # noqa: E402
+from .cli_validation import validation  # noqa: E402
 
 for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence,
-             _sensitivity.sensitivity, _sensitivity.discover):
+             _sensitivity.sensitivity, _sensitivity.discover, validation):
     app.add_command(_cmd)
 
 

@@ -16,6 +16,9 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Param:
+    """One registry entry. `dist` is the distribution for uncertainty analysis: "uniform" on
+    [low, high], or "triangular" on [low, high] with its mode at `default`."""
+
     name: str
     unit: str
     default: float

@@ -55,16 +55,11 @@ def load_states() -> pd.DataFrame:
 
     # Schools: where a state's count is missing, estimate it from its districts and enrollment
     # (least squares on the states with published counts), scaled so that the national total
-    # matches CCD's 99,271 (flagged `schools_estimated`).
+    # matches CCD's 99,271 exactly (largest-remainder rounding; flagged `schools_estimated`).
     sch_missing = df["schools"].isna()
     df["schools_estimated"] = sch_missing
     if sch_missing.any():
-        known = df.loc[~sch_missing]
-        X = known[["districts", "enrollment"]].to_numpy(float)
-        coef, *_ = np.linalg.lstsq(X, known["schools"].to_numpy(float), rcond=None)
-        guess = np.maximum(df.loc[sch_missing, ["districts", "enrollment"]].to_numpy(float) @ coef, 1)
-        guess *= (NATIONAL_SCHOOLS - known["schools"].sum()) / guess.sum()
-        df.loc[sch_missing, "schools"] = np.maximum(np.round(guess), df.loc[sch_missing, "districts"])
+        df.loc[sch_missing, "schools"] = _estimate_schools(df, sch_missing.to_numpy())
     df["schools"] = df["schools"].astype(int)
     df["districts"] = df["districts"].astype(int)
 
@@ -77,6 +72,25 @@ def load_states() -> pd.DataFrame:
         df["litigation_pending"] = False
     df["climate"] = _baseline_climate(df)
     return df
+
+
+def _estimate_schools(df: pd.DataFrame, missing: np.ndarray) -> np.ndarray:
+    """Estimated school counts for the `missing` rows (ESTIMATE; method in data/SOURCES.md).
+
+    schools ~ a x districts + b x enrollment, fitted by least squares on the states with a
+    published count, then scaled so that all states together have CCD's national total, rounded
+    by largest remainder (so the total is exact) and kept at least one school per district.
+    """
+    known = df.loc[~missing]
+    X = known[["districts", "enrollment"]].to_numpy(float)
+    coef, *_ = np.linalg.lstsq(X, known["schools"].to_numpy(float), rcond=None)
+    guess = np.maximum(df.loc[missing, ["districts", "enrollment"]].to_numpy(float) @ coef, 1)
+    target = NATIONAL_SCHOOLS - int(known["schools"].sum())
+    guess *= target / guess.sum()
+    out = np.floor(guess).astype(int)
+    out[np.argsort(-(guess - out))[: target - out.sum()]] += 1
+    # A state never has fewer schools than districts (each district runs at least one).
+    return np.maximum(out, df.loc[missing, "districts"].to_numpy(int))
 
 
 def _baseline_climate(df: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,20 @@ def test_every_parameter_is_documented():
         assert p.dist in {"uniform", "triangular", "normal", "loguniform"}
 
 
+def test_every_source_is_a_study_a_roadmap_figure_or_a_reasoned_assumption():
+    """A source cites a study or table with its year, the roadmap, a calibration/computation
+    against shipped data, or says 'assumption' and gives the reasoning."""
+    import re
+
+    for p in P.registry().values():
+        s = p.source.strip()
+        if s.lower().startswith("assumption"):
+            assert len(s) >= 40, f"{p.name}: an assumption needs its reasoning, got {s!r}"
+        else:
+            cited = re.search(r"(19|20)\d\d", s) or s.lower().startswith(("roadmap", "calibration", "computed"))
+            assert cited, f"{p.name}: source names no study with a year, roadmap figure or calibration: {s!r}"
+
+
 def test_every_parameter_is_used_by_the_code():
     src = "\n".join(f.read_text() for f in (ROOT / "equitysim").glob("*.py"))
     unused = [n for n in P.registry() if f'"{n}"' not in src]

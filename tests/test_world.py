@@ -42,10 +42,10 @@ def test_spending_mean_equals_published_figure(full):
 def test_plausible_national_distributions(full):
     from equitysim.baseline import world_summary
     s = world_summary(1.0)
-    assert 0.2 <= s["dissimilarity_median"] <= 0.45
-    assert 0.45 <= s["dissimilarity_national"] <= 0.65
+    # SEDA 2021-22: median 0.15 over districts with several schools per grade (see calibration)
+    assert 0.1 <= s["dissimilarity_median"] <= 0.3
     small = (full.d_enroll < 1000).mean()
-    assert 0.3 <= small <= 0.6  # Digest 214.20: a bit under half of regular districts enrol < 1,000
+    assert 0.42 <= small <= 0.52  # Digest 214.20: 47% of regular districts enrol < 1,000
 
 
 def test_same_seed_same_world_and_scale():
