@@ -105,8 +105,6 @@ class Design(_Strict):
         for k in names:
             if k not in reg:
                 raise ValueError(f"parameter names from the registry (unknown: {k}; see `equitysim params`)")
-            if reg[k].dist != "uniform":
-                raise ValueError(f"parameters with a uniform registry distribution ({k} is {reg[k].dist})")
         if isinstance(v, dict):
             for k, (lo, hi) in v.items():
                 p = reg[k]
@@ -341,8 +339,9 @@ def make_design(design: Design, seed: int, scenarios: Iterable[ScenarioSpec] = (
     grid: every combination of `levels` evenly spaced values per parameter (ends included);
     lhs: SALib's Latin hypercube with `samples` points; salib: the named SALib sampler with base
     sample `samples` and `options` passed on (e.g. calc_second_order = false for sobol). Random
-    designs are seeded by `design.seed`, else the master seed. Ranges are sampled uniformly (every
-    registry parameter's distribution is uniform; others are refused by the schema).
+    designs are seeded by `design.seed`, else the master seed. Random designs follow each parameter's
+    registry distribution (uniform, or triangular peaked at the default) over its range; grids are
+    evenly spaced.
     """
     ranges = design_parameters(design, scenarios)
     if design.method == "none":
@@ -357,7 +356,8 @@ def make_design(design: Design, seed: int, scenarios: Iterable[ScenarioSpec] = (
         axes = [np.linspace(lo, hi, design.levels) for lo, hi in ranges.values()]
         values = np.array(list(itertools.product(*axes)), dtype=float)
     else:
-        problem = {"num_vars": len(names), "names": names, "bounds": [list(b) for b in ranges.values()]}
+        # Registry distributions (uniform or triangular peaked at the default) over the ranges.
+        problem = _params.salib_problem(names, ranges)
         sampler = "latin" if design.method == "lhs" else design.sampler
         values = _salib_sample(sampler, problem, design.samples, design.options,
                                seed if design.seed is None else design.seed)

@@ -17,7 +17,11 @@ TRAJECTORY_METRICS = (
     "adequacy_gap", "teacher_experience_gap", "suspension_ratio_black_white", "suspension_gap_pp",
     "ap_gap", "achievement_gap", "graduation_gap_pp",
 )
-OPPORTUNITY_PARTS = ("spending_gap", "teacher_experience_gap", "ap_gap")
+# Resource access (students in districts below adequacy), teacher experience and course access.
+# The spending gap between high- and low-minority schools is reported but not used here: its
+# baseline is near zero nationally (state formulas are roughly flat on average), so a ratio to it
+# is unstable.
+OPPORTUNITY_PARTS = ("adequacy_gap", "teacher_experience_gap", "ap_gap")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def indicators() -> tuple[Indicator, ...]:
 
 
 def opportunity_gap_index(now: dict, baseline: dict) -> float:
-    """Mean of spending, teacher-experience and AP gaps, each as a share of its baseline
+    """Mean of the adequacy, teacher-experience and AP gaps, each as a share of its baseline
     (1 = unchanged, 0 = closed). Unitless."""
     parts = [now[k] / baseline[k] for k in OPPORTUNITY_PARTS if baseline[k] > 0]
     return float(np.mean(parts)) if parts else math.nan

@@ -36,9 +36,7 @@ def problem_from_registry(names: list[str], bounds: dict[str, tuple[float, float
     bad = [n for n in names if n not in reg]
     if bad:
         raise KeyError(f"not in the parameter registry: {', '.join(bad)}")
-    bounds = bounds or {}
-    return {"num_vars": len(names), "names": list(names),
-            "bounds": [list(bounds.get(n, (reg[n].low, reg[n].high))) for n in names]}
+    return _params.salib_problem(names, bounds)
 
 
 # ---------------------------------------------------------------- sample

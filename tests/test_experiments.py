@@ -173,11 +173,15 @@ def test_lhs_design_is_seeded_stratified_and_within_registry_ranges():
     a, b, c = E.make_design(d, 3), E.make_design(d, 3), E.make_design(d, 4)
     assert_frame_equal(a, b)
     assert not np.allclose(a.to_numpy(), c.to_numpy())
+    from scipy.stats import triang
+
     for name in a.columns:
         p = registry()[name]
         u = (a[name] - p.low) / (p.high - p.low)
         assert u.between(0, 1).all()
-        # Latin hypercube: exactly one point in each of the 40 equal slices of every range
+        if p.dist == "triangular":  # stratified in probability, through the registry distribution
+            u = pd.Series(triang.cdf(a[name], (p.default - p.low) / (p.high - p.low), loc=p.low, scale=p.high - p.low))
+        # Latin hypercube: exactly one point in each of the 40 equal-probability slices of every range
         assert sorted(np.floor(u * 40).astype(int)) == list(range(40))
 
 

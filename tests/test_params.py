@@ -51,3 +51,18 @@ def test_catalogue_covers_the_roadmap_tables():
     assert targets["integration_incentive_states"] == 15
     assert sum(a.cost_musd for a in cat.actions if a.group == "federal_permanent") + \
         sum(a.cost_musd for a in cat.actions if a.id in ("msap_expansion", "magnet_triple")) == 3800
+
+
+def test_salib_problem_follows_registry_distributions():
+    from SALib.sample import latin
+    reg = P.registry()
+    tri = next(n for n, p in reg.items() if p.dist == "triangular")
+    uni = next(n for n, p in reg.items() if p.dist == "uniform")
+    prob = P.salib_problem([tri, uni])
+    assert prob["dists"] == ["triang", "unif"]
+    X = latin.sample(prob, 4000, seed=1)
+    p = reg[tri]
+    assert X[:, 0].min() >= p.low and X[:, 0].max() <= p.high
+    # A triangular distribution's mean is (low + high + mode) / 3.
+    assert X[:, 0].mean() == __import__("pytest").approx((p.low + p.high + p.default) / 3, rel=0.02)
+    assert X[:, 1].mean() == __import__("pytest").approx((reg[uni].low + reg[uni].high) / 2, rel=0.02)
