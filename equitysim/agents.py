@@ -373,85 +373,88 @@ class District(mesa.Agent):
         priority order restricted to the adopters is a uniformly random order of the adopters."""
         p, q, w = m.p, m.quarter, m.world
         F = m.fixed
-        n_k = len(m.programs)
+        n_k, n_s, n_d = len(m.programs), m.n_states, w.n_districts
         c = m.cells
         climate_mult = (m.climate / CLIMATE_REF) ** p["climate_exponent"]
-        st_mult = climate_mult * (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
-        stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
-        act_sk = np.bincount(w.d_state[c.d] * n_k + c.k, minlength=m.n_states * n_k).reshape(m.n_states, n_k)
-        peers = np.bincount(w.d_region[c.d] * n_k + c.k, minlength=w.n_regions * n_k).reshape(w.n_regions, n_k) / F.region_n[:, None]
-        fed_h, st_h = m.fed_program_hazard(), m.state_program_hazard()
         cw = p["capacity_weight"]
-        lo_cap, hi_cap = m.capacity_range()
-        cap_bound = max((hi_cap / CAPACITY_REF) ** cw, (lo_cap / CAPACITY_REF) ** cw) if lo_cap > 0 else (hi_cap / CAPACITY_REF) ** max(cw, 0)
         wdiff = p["diffusion_neighbor_weight"]
+        peers = np.bincount(w.d_region[c.d] * n_k + c.k, minlength=w.n_regions * n_k).reshape(w.n_regions, n_k) / F.region_n[:, None]
+        lo_cap, hi_cap = m.capacity_range()
+        cap_bound = (max((hi_cap / CAPACITY_REF) ** cw, (lo_cap / CAPACITY_REF) ** cw) if lo_cap > 0
+                     else (hi_cap / CAPACITY_REF) ** max(cw, 0))
+        # Rows pushing a program this quarter, all at once: row r of program k_r gives district d
+        # the rate base[r] * ms[r, state(d)] * (district multiplier) where cond[r, d].
         R = m.rows_local
         a = R.active_at(q)
-        dyn = None
-        conds = {}
-        # Per program k, up to n_plan rows: plan j gives rate base[k, j] * ms[k, j, state] *
-        # (district multiplier) where cond[k, j, district]; the largest applies.
-        n_plan = max(1, int(np.bincount(R.k[a], minlength=n_k).max()) if len(a) else 1)
-        base = np.zeros((n_k, n_plan))
-        ms = np.zeros((n_k, n_plan, m.n_states))
-        cond_t = np.zeros((n_k, n_plan, w.n_districts), bool)
-        strata = ([], [])   # per family: (program, candidates in random order, bound)
-        for k in range(n_k):
-            rows = a[R.k[a] == k]
-            bg_rate = F.bg_rate[k]
-            if not len(rows) and bg_rate <= 0:
-                continue
-            row_bound = 0.0
-            if len(rows):
-                fresh = ~m.active_T[k] & ((q - m.ended_T[k]) >= 8)  # not ended in the last two years
-            for j, r in enumerate(rows):
-                smask = R.mask[r]
-                dmask = R.dmask[r]
-                if R.where[r]:
-                    dyn = m.dynamic_masks() if dyn is None else dyn
-                    smask = smask & dyn[R.where[r]]
-                    dmask = smask[w.d_state]
-                cond = fresh & dmask
+        n_a = len(a)
+        base = np.zeros(n_a)
+        slot = np.zeros(n_a, int)
+        if n_a:
+            k_a = R.k[a]
+            smask = R.mask[a]
+            dmask = R.dmask_el[a]
+            if R.where[a].any():
+                smask = smask & m.dynamic_masks()[R.where[a]]
+                dmask = smask[:, w.d_state] & F.eligible_T[k_a]
+            fresh = ~m.active_T & ((q - m.ended_T) >= 8)   # not running, not ended in the last two years
+            cond = fresh[k_a] & dmask
+            conds = {}
+            for i, r in enumerate(a):
                 for name in R.conds[r]:
                     if name not in conds:
                         conds[name] = m.eligibility_condition(name)
-                    cond &= conds[name]
-                n_el = int(np.count_nonzero(cond & F.eligible_T[k]))
-                need = max(R.target[r] - float(act_sk[R.mask[r], k].sum()), 0.0)
-                if need <= 0 or n_el == 0:
-                    continue
-                base[k, j] = need / max(R.pace_end[r] - q, 2) / n_el * 4
-                story = np.maximum(stories, 1.0) if R.phase1[r] else stories
-                ms[k, j] = np.where(smask, st_mult * story * (1 + fed_h[k] + st_h[:, k]) * (R.intensity[r] * m.pace), 0.0)
-                cond_t[k, j] = cond
-                row_bound = max(row_bound, base[k, j] * ms[k, j].max())
-            # Upper bound of the hazard over the program's pool, then thinning per stratum.
-            row_bound *= cap_bound * max(1.0, 1 + wdiff * peers[:, k].max())
-            bg_bound = bg_rate * climate_mult.max()
-            for pool, size_max in F.strata[k]:
-                hb = float(_hazard(max(row_bound * size_max, bg_bound)))
-                n = g.binomial(len(pool), hb) if hb > 0 else 0
-                if n:
-                    strata[F.family[k]].append((k, _Sample(pool, n, g), hb))
+                    cond[i] &= conds[name]
+            n_el = np.count_nonzero(cond, axis=1)
+            act_sk = np.bincount(w.d_state[c.d] * n_k + c.k, minlength=n_s * n_k).reshape(n_s, n_k)
+            need = np.maximum(R.target[a] - (R.mask[a] * act_sk[:, k_a].T).sum(1), 0.0)
+            go = (need > 0) & (n_el > 0)
+            base = np.where(go, need / np.maximum(R.pace_end[a] - q, 2) / np.maximum(n_el, 1) * 4, 0.0)
+            stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
+            story = np.where(R.phase1[a][:, None], np.maximum(stories, 1.0), stories)
+            st_mult = climate_mult * (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
+            ms = (smask * st_mult * story * (1 + m.fed_program_hazard()[k_a][:, None] + m.state_program_hazard()[:, k_a].T)
+                  * (R.intensity[a] * m.pace)[:, None])
+            row_bound = np.zeros(n_k)
+            np.maximum.at(row_bound, k_a, base * ms.max(1))
+            seen = {}
+            for i, k in enumerate(k_a.tolist()):
+                slot[i] = seen.get(k, 0)
+                seen[k] = slot[i] + 1
+        else:
+            row_bound = np.zeros(n_k)
+        n_plan = int(slot.max()) + 1 if n_a else 0
+        # (program, slot) -> active row; -1 where none
+        row_of = np.full((n_k, max(n_plan, 1)), -1)
+        if n_a:
+            row_of[k_a, slot] = np.arange(n_a)
+        # Upper bound of each program's hazard over its pool, then thinning per stratum.
+        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
+        bg_bound = F.bg_rate * climate_mult.max()
+        hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
+        n_cand = g.binomial(F.stratum_n, hb)
+        strata = ([], [])   # per family: (program, candidates in random order, bound)
+        for i in np.flatnonzero(n_cand):
+            k = F.stratum_k[i]
+            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
         if not (strata[0] or strata[1]):
             return
-        n_d = w.n_districts
         spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
-        peers_flat, ms_flat, cond_flat = peers.ravel(), ms.ravel(), cond_t.reshape(n_k * n_plan, n_d)
-        plans = [j for j in range(n_plan) if base[:, j].any()]
         log_ref = np.log(CAPACITY_REF)
 
         def hazard(cd, ck):
             """Adoption hazard this quarter of program ck[i] in district cd[i]."""
             flat = ck * n_d + cd
             s = w.d_state[cd]
-            dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers_flat[w.d_region[cd] * n_k + ck])
-                     * F.size_mult_kd.ravel()[flat])
             rate = np.where(m.active_T.ravel()[flat], 0.0, F.bg_rate[ck] * climate_mult[s])
-            for j in plans:
-                kj = ck * n_plan + j
-                ok = cond_flat.ravel()[kj * n_d + cd]
-                rate = np.maximum(rate, np.where(ok, base.ravel()[kj] * ms_flat[kj * m.n_states + s] * dmult, 0.0))
+            if n_plan:
+                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers.ravel()[w.d_region[cd] * n_k + ck])
+                         * F.size_mult_kd.ravel()[flat])
+                for j in range(n_plan):
+                    r = row_of[ck, j]
+                    has = r >= 0
+                    r = np.maximum(r, 0)
+                    ok = has & cond.ravel()[r * n_d + cd]
+                    rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
             return _hazard(rate)
 
         new_d, new_k = [], []

@@ -61,6 +61,7 @@ class SchoolSums:
     s_cols: np.ndarray        # (8, n_s): E, dev_W, dev_B, dev_H, dev_O, phi, tau, noise
     w0: np.ndarray            # baseline white students per school
     m0: np.ndarray            # baseline Black + Hispanic students per school
+    base: dict = None         # DistrictMix sums at baseline (keep = 1, mix = the district's)
 
 
 def school_sums(w) -> SchoolSums:
@@ -106,6 +107,21 @@ def school_sums(w) -> SchoolSums:
     )
 
 
+def _bilinear(S: SchoolSums, keep, now, d=slice(None)) -> dict:
+    """District sums by the linear formula (see the module docstring), for districts `d`."""
+    nW, nB, nH = now[WHITE], now[BLACK], now[HISPANIC]
+    dev, E, Ef, f = S.dev[:, d], S.E[d], S.Ef[:, d], S.devf[:, :, d]
+    out = {"W": keep * dev[WHITE] + nW * E, "B": keep * dev[BLACK] + nB * E, "H": keep * dev[HISPANIC] + nH * E,
+           "Wf": keep * f[:, 0] + nW * Ef, "Bf": keep * f[:, 1] + nB * Ef, "Hf": keep * f[:, 2] + nH * Ef}
+    out["X"] = keep * (keep * S.devMW[d] + (nB + nH) * dev[WHITE] + nW * (dev[BLACK] + dev[HISPANIC])) + (nB + nH) * nW * E
+    return out
+
+
+def with_baseline(S: SchoolSums, w) -> SchoolSums:
+    S.base = _bilinear(S, 1.0, w.d_share.T)
+    return S
+
+
 def _abs_dev_all(S: SchoolSums, rho: float) -> float:
     """sum over all schools of |w0 - rho * m0| at baseline (O(log n) with the prefix sums)."""
     i = int(np.searchsorted(S.ratio_sorted, rho, side="right"))
@@ -114,98 +130,106 @@ def _abs_dev_all(S: SchoolSums, rho: float) -> float:
     return lo + hi
 
 
+class TouchedSchools:
+    """World-fixed per-school columns of the districts whose mix has moved, kept across a run
+    (the set only grows; a district in it whose mix is back at baseline is still computed
+    correctly). Schools of one district stay contiguous, in the order districts were added."""
+
+    def __init__(self, S: SchoolSums, w):
+        self.S, self.w = S, w
+        self.member = np.zeros(w.n_districts, bool)
+        self.d = np.zeros(0, np.int64)
+        self.cnt = np.zeros(0, np.int64)
+        self.sch = np.zeros(0, np.int64)
+        self.cols = np.zeros((5, 0))     # E, dev_W, dev_B, dev_H, dev_O
+        self.w0 = self.m0 = np.zeros(0)
+        self.starts = np.zeros(0, np.int64)
+
+    def update(self, touched: np.ndarray):
+        new = touched[~self.member[touched]]
+        if not len(new):
+            return
+        w, S = self.w, self.S
+        cnt = w.d_nschools[new]
+        sch = segment_ranges(w.d_first_school[new], cnt)
+        self.member[new] = True
+        self.d = np.concatenate([self.d, new])
+        self.cnt = np.concatenate([self.cnt, cnt])
+        self.sch = np.concatenate([self.sch, sch])
+        self.cols = np.concatenate([self.cols, S.s_cols[:5, sch]], 1)
+        self.w0 = np.concatenate([self.w0, S.w0[sch]])
+        self.m0 = np.concatenate([self.m0, S.m0[sch]])
+        self.starts = np.cumsum(self.cnt) - self.cnt
+
+
 class DistrictMix:
     """Per-district group sums for one state of the integration modifiers.
 
-    `keep` (n_d): the share of each school's baseline deviation from its district's mix that
-    remains; `now` (4, n_d): each district's current mix by group. Attributes are per-district
-    sums (students; or students x attribute): W, B, H, M (= B + H), Wf/Mf (3, n_d) for f = phi,
-    tau, noise (Bn, Hn: Black and Hispanic x noise), X = sum(M_s * W_s / E_s) (exposure
-    numerator), D (within-district dissimilarity) and national dissimilarity `D_nat`.
+    `T`: the districts whose mix has moved (TouchedSchools); `keep` (len T.d): the share of each
+    school's baseline deviation from its district's mix that remains; `now` (4, len T.d): each
+    district's current mix by group. Every other district is at its baseline. Attributes are
+    per-district sums (students; or students x attribute): W, B, H, M (= B + H), Wf/Bf/Hf/Mf
+    (3, n_d) for f = phi, tau, noise, X = sum(M_s * W_s / E_s) (exposure numerator), D
+    (within-district dissimilarity) and the national dissimilarity `D_nat`.
     """
 
-    def __init__(self, S: SchoolSums, w, keep: np.ndarray, now: np.ndarray, touched: np.ndarray):
-        nW, nB, nH = now[WHITE], now[BLACK], now[HISPANIC]
-        nM = nB + nH
-        dW, dB, dH = S.dev[WHITE], S.dev[BLACK], S.dev[HISPANIC]
-        dM = dB + dH
-        self.W = keep * dW + nW * S.E
-        self.B = keep * dB + nB * S.E
-        self.H = keep * dH + nH * S.E
-        self.M = self.B + self.H
-        f = S.devf  # (3 f, 3 groups, n_d)
-        self.Wf = keep * f[:, 0] + nW * S.Ef
-        self.Bf = keep * f[:, 1] + nB * S.Ef
-        self.Hf = keep * f[:, 2] + nH * S.Ef
-        self.Mf = self.Bf + self.Hf
-        self.X = keep * (keep * S.devMW + nM * dW + nW * dM) + nM * nW * S.E
-        self.D = S.D0.copy()
-        W_tot, M_tot = float(self.W.sum()), float(self.M.sum())
-        # Districts whose linear formula could give a negative share get the plain, clipped
-        # computation for every sum (rare: strong interdistrict mixing).
-        t = touched
-        clip = t[((keep[t] * S.min_dev[:, t] + now[:, t]) < 0).any(0)] if len(t) else t
-        rho = W_tot / M_tot
-        if len(t):
-            sch = segment_ranges(w.d_first_school[t], w.d_nschools[t])
-            cnt = w.d_nschools[t]
-            wv, bv, hv = self._schools(S, keep[t], now[:, t], sch, cnt)
-            if len(clip):
-                W_tot, M_tot = self._override_clipped(S, w, keep, now, clip, W_tot, M_tot)
-                rho = W_tot / M_tot
-                # replace the clipped districts' school values by the clipped ones
-                pos = np.flatnonzero(np.isin(np.repeat(t, cnt), clip))
-                cw_, cb_, ch_ = self._clip_school
-                wv[pos], bv[pos], hv[pos] = cw_, cb_, ch_
+    def __init__(self, S: SchoolSums, T: TouchedSchools, keep: np.ndarray, now: np.ndarray):
+        base = S.base
+        self.W, self.B, self.H, self.X = (base[k].copy() for k in ("W", "B", "H", "X"))
+        self.Wf, self.Bf, self.Hf = (base[k].copy() for k in ("Wf", "Bf", "Hf"))
+        self.D = S.D0
+        d = T.d
+        if len(d):
+            for name, v in _bilinear(S, keep, now, d).items():
+                getattr(self, name)[..., d] = v
+            cnt, c = T.cnt, T.cols
+            k = np.repeat(keep, cnt)
+            wv = c[0] * (k * c[1] + np.repeat(now[WHITE], cnt))
+            bv = c[0] * (k * c[2] + np.repeat(now[BLACK], cnt))
+            hv = c[0] * (k * c[3] + np.repeat(now[HISPANIC], cnt))
+            # Districts whose linear formula could give a negative share get the plain, clipped
+            # computation for every sum (districts pulled hard toward their region's mix).
+            clip = ((keep * S.min_dev[:, d] + now) < 0).any(0)
+            if clip.any():
+                self._clipped(S, T, k, now, clip, wv, bv, hv)
             mv = bv + hv
-            starts = np.cumsum(cnt) - cnt
-            Wt, Mt = self.W[t], self.M[t]
+            Wt, Mt = self.W[d], self.B[d] + self.H[d]
             ok = (Wt > 0) & (Mt > 0)
-            inv_w = np.where(ok, 1 / np.where(ok, Wt, 1), 0.0)
-            inv_m = np.where(ok, 1 / np.where(ok, Mt, 1), 0.0)
-            self.D[t] = 0.5 * np.add.reduceat(np.abs(wv * np.repeat(inv_w, cnt) - mv * np.repeat(inv_m, cnt)), starts)
-            moved = float(np.abs(wv - rho * mv).sum())
-            base_t = float(np.abs(S.w0[sch] - rho * S.m0[sch]).sum())
+            inv_w = ok / np.maximum(Wt, 1e-300)
+            inv_m = ok / np.maximum(Mt, 1e-300)
+            self.D = self.D.copy()
+            self.D[d] = 0.5 * np.add.reduceat(np.abs(wv * np.repeat(inv_w, cnt) - mv * np.repeat(inv_m, cnt)), T.starts)
+        self.M = self.B + self.H
+        self.Mf = self.Bf + self.Hf
+        W_tot, M_tot = float(self.W.sum()), float(self.M.sum())
+        if W_tot > 0 and M_tot > 0:
+            rho = W_tot / M_tot
+            moved = float(np.abs(wv - rho * mv).sum() - np.abs(T.w0 - rho * T.m0).sum()) if len(d) else 0.0
+            self.D_nat = 0.5 * (_abs_dev_all(S, rho) + moved) / W_tot
         else:
-            moved = base_t = 0.0
-        self.D_nat = 0.5 * ((_abs_dev_all(S, rho) - base_t) + moved) / W_tot if W_tot > 0 and M_tot > 0 else 0.0
+            self.D_nat = 0.0
         self.W_tot, self.M_tot = W_tot, M_tot
 
-    @staticmethod
-    def _schools(S, keep_t, now_t, sch, cnt):
-        c = S.s_cols
-        k = np.repeat(keep_t, cnt)
-        E = c[0, sch]
-        wv = E * (k * c[1, sch] + np.repeat(now_t[WHITE], cnt))
-        bv = E * (k * c[2, sch] + np.repeat(now_t[BLACK], cnt))
-        hv = E * (k * c[3, sch] + np.repeat(now_t[HISPANIC], cnt))
-        return wv, bv, hv
-
-    def _override_clipped(self, S, w, keep, now, clip, W_tot, M_tot):
-        """Plain per-school computation, with shares clipped at 0 and renormalised, for `clip`."""
-        cnt = w.d_nschools[clip]
-        sch = segment_ranges(w.d_first_school[clip], cnt)
-        c = S.s_cols
-        k = np.repeat(keep[clip], cnt)
-        share = np.stack([k * c[1 + g, sch] + np.repeat(now[g, clip], cnt) for g in range(4)], 1)
-        np.clip(share, 0, None, out=share)
-        share /= share.sum(1, keepdims=True)
-        E = c[0, sch]
-        e = share * E[:, None]
-        wv, bv, hv = e[:, WHITE], e[:, BLACK], e[:, HISPANIC]
-        mv = bv + hv
+    def _clipped(self, S, T, k, nd, clip, wv, bv, hv):
+        """Plain per-school computation, with shares clipped at 0 and renormalised, for the
+        districts T.d[clip]; overwrites their school values and district sums."""
+        cnt = T.cnt[clip]
+        pos = np.flatnonzero(np.repeat(clip, T.cnt))
+        kp, c = k[pos], T.cols[:, pos]
+        share = np.stack([kp * c[1 + g] + np.repeat(nd[g, clip], cnt) for g in range(4)])
+        np.maximum(share, 0, out=share)
+        share /= share[0] + share[1] + share[2] + share[3]
+        E = c[0]
+        w_, b_, h_ = share[WHITE] * E, share[BLACK] * E, share[HISPANIC] * E
+        wv[pos], bv[pos], hv[pos] = w_, b_, h_
+        m_ = b_ + h_
         starts = np.cumsum(cnt) - cnt
         seg = lambda x: np.add.reduceat(x, starts)  # noqa: E731
-        fs = c[5:8, sch]
-        W_tot += float(seg(wv).sum() - self.W[clip].sum())
-        M_tot += float(seg(mv).sum() - self.M[clip].sum())
-        self.W[clip], self.B[clip], self.H[clip] = seg(wv), seg(bv), seg(hv)
-        self.M[clip] = self.B[clip] + self.H[clip]
+        dc = T.d[clip]
+        fs = S.s_cols[5:8, T.sch[pos]]
+        self.W[dc], self.B[dc], self.H[dc] = seg(w_), seg(b_), seg(h_)
         for j in range(3):
-            self.Wf[j, clip] = seg(wv * fs[j])
-            self.Bf[j, clip] = seg(bv * fs[j])
-            self.Hf[j, clip] = seg(hv * fs[j])
-            self.Mf[j, clip] = self.Bf[j, clip] + self.Hf[j, clip]
-        self.X[clip] = seg(mv * wv / E)
-        self._clip_school = (wv, bv, hv)
-        return W_tot, M_tot
+            self.Wf[j, dc] = seg(w_ * fs[j])
+            self.Bf[j, dc] = seg(b_ * fs[j])
+            self.Hf[j, dc] = seg(h_ * fs[j])
+        self.X[dc] = seg(m_ * w_ / E)

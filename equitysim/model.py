@@ -26,7 +26,7 @@ from . import indicators as _ind
 from . import metrics as M
 from . import risks
 from .actions import default_catalogue
-from .aggregates import DistrictMix, school_sums
+from .aggregates import DistrictMix, TouchedSchools, school_sums, with_baseline
 from .agents import LAG, Coalition, District, FederalGovernment, School, State  # noqa: F401 - LAG re-exported
 from .plan import compile_plan
 from .scenario import EquityScenario, ScenarioSpec
@@ -38,6 +38,7 @@ RISK_COUNTS = ("backlash_events", "leadership_changes", "funding_cuts", "court_c
 WORLD_PARAMS = ("district_size_sigma", "between_district_concentration", "within_district_concentration",
                 "spending_noise_sd", "minority_spending_tilt", "teacher_experience_gap", "region_size",
                 "district_prerequisites_share", "equity_as_lens_share", "union_cooperation_share")
+STRATUM_RATIO = 4.0  # size multipliers within a candidate stratum differ by at most this factor
 WHERE_CODES = {"broad_coalition": 1, "local_successes": 2}  # dynamic `where` values; all others 0
 FUNDING_POLICIES = ("weighted_funding", "adequacy_standard", "property_tax_reform")
 LITIGATED = ("weighted_funding", "funding_bill", "adequacy_standard")
@@ -210,14 +211,21 @@ class Fixed:
             out = []
             i = 0
             while i < len(pool):
-                j = max(int(np.searchsorted(-sm, -sm[i] / 2, side="right")), i + 100)
+                j = max(int(np.searchsorted(-sm, -sm[i] / STRATUM_RATIO, side="right")), i + 100)
                 if len(pool) - j < 100:
                     j = len(pool)
                 out.append((pool[i:j], float(sm[i])))
                 i = j
             self.strata.append(out)
+        # the strata as flat arrays: program, pool size, largest size multiplier, pool
+        flat = [(k, len(pool), sm, pool) for k, st in enumerate(self.strata) for pool, sm in st]
+        self.stratum_k = np.array([x[0] for x in flat], int)
+        self.stratum_n = np.array([x[1] for x in flat], int)
+        self.stratum_size = np.array([x[2] for x in flat])
+        self.strata_pool = [x[3] for x in flat]
         d_min = w.d_share[:, BLACK] + w.d_share[:, HISPANIC]
         self.state_enroll = np.bincount(w.d_state, weights=w.d_enroll, minlength=w.n_states)
+        self.total_enroll = float(w.d_enroll.sum())
         self.state_minority_share = np.bincount(w.d_state, weights=w.d_enroll * d_min) / self.state_enroll
         tot = np.bincount(w.d_region, weights=w.d_enroll, minlength=w.n_regions)
         self.region_share = np.stack([np.bincount(w.d_region, weights=w.d_enroll * w.d_share[:, g], minlength=w.n_regions)
@@ -226,7 +234,8 @@ class Fixed:
         self.regdiff_T = np.ascontiguousarray((self.region_share[w.d_region] - w.d_share).T)
         self.d_min = d_min
         self.n_neighbours = np.maximum(w.adjacency.sum(1), 1)
-        self.sums = school_sums(w)
+        self.sums = with_baseline(school_sums(w), w)
+        self.expo0 = self.sums.base["X"] / np.maximum(self.sums.base["B"] + self.sums.base["H"], 1e-300)
 
     @classmethod
     def get(cls, w: World, progs, base_cost, p) -> "Fixed":
@@ -392,6 +401,7 @@ class EquityModel(mesa.Model):
         self.program_cost = self.fixed.size_cost[:, None] * base_cost[None, :]
         self.size_mult = self.fixed.size_mult
         self.rows_local = RowTable.build(self.plan.local_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
+        self.rows_local.dmask_el = self.rows_local.dmask & self.fixed.eligible_T[self.rows_local.k]
         self.outcome = Outcomes(self.n_states, n_d, w.n_regions)
         self._gain = np.zeros((3, n_d))     # gain_all per school = G0 + G1 * phi_s + G2 * tau_s
         self._grad = np.zeros((2, n_d))     # grad_all per school = H0 + H1 * phi_s
@@ -400,6 +410,7 @@ class EquityModel(mesa.Model):
         self.program_wins = np.zeros(n_d, int)
         self.outcome_counts = {"started": np.zeros(n_k, int)}
         self._mix_cache = (None, None)
+        self._touched = TouchedSchools(self.fixed.sums, w)
         self._enroll_cache = (-1, None)
 
     # ------------------------------------------------------------------ the step
@@ -792,7 +803,7 @@ class EquityModel(mesa.Model):
         self._grad[0] += sg * (rho - 1)
         self._grad[1] -= sg * rho * c
         mx = self._district_mix()
-        expo = np.divide(mx.X, mx.M, out=np.zeros_like(mx.X), where=mx.M > 0) - self._expo0
+        expo = mx.X / np.maximum(mx.M, 1e-300) - self.fixed.expo0
         self.gain_minority += p["integration_achievement_effect"] / 10 * expo + p["ap_achievement_effect"] / 10 * self.ap_cut
         self.grad_minority += p["integration_graduation_effect"] / 10 * expo
 
@@ -801,13 +812,12 @@ class EquityModel(mesa.Model):
         """Per-district group sums for the current integration modifiers (cached per quarter)."""
         if self._mix_cache[0] == self.quarter:
             return self._mix_cache[1]
-        F, O = self.fixed, self.outcome
-        keep = 1 - O.seg_gap
+        F, O, T = self.fixed, self.outcome, self._touched
         mix = O.mix_r[self.world.d_region]
-        moved = mix != 0
-        now = F.dshare_T + mix * F.regdiff_T if moved.any() else F.dshare_T
-        touched = np.flatnonzero((O.seg_gap != 0) | moved)
-        mx = DistrictMix(F.sums, self.world, keep, now, touched)
+        T.update(np.flatnonzero((O.seg_gap != 0) | (mix != 0)))
+        d = T.d
+        now = F.dshare_T[:, d] + mix[d] * F.regdiff_T[:, d]
+        mx = DistrictMix(F.sums, T, 1 - O.seg_gap[d], now)
         self._mix_cache = (self.quarter, mx)
         return mx
 
@@ -871,7 +881,7 @@ class EquityModel(mesa.Model):
     def district_exposure(self) -> np.ndarray:
         """Per district: share white in the school of the average Black or Hispanic student."""
         mx = self._district_mix()
-        return np.divide(mx.X, mx.M, out=np.zeros_like(mx.X), where=mx.M > 0)
+        return mx.X / np.maximum(mx.M, 1e-300)
 
     # ------------------------------------------------------------------ metrics
     def measure(self) -> dict:
@@ -880,8 +890,6 @@ class EquityModel(mesa.Model):
         w, p = self.world, self.p
         S = self.fixed.sums
         mx = self._district_mix()
-        if not hasattr(self, "_expo0"):
-            self._expo0 = np.divide(mx.X, mx.M, out=np.zeros_like(mx.X), where=mx.M > 0)
         O, st = self.outcome, w.d_state
         W, B, H = mx.W.sum(), mx.B.sum(), mx.H.sum()
         # Suspensions: school rate = group base x school noise x (1 - district cut).
@@ -919,7 +927,7 @@ class EquityModel(mesa.Model):
             "dissimilarity_within_district": _dot(mx.D, wt) / wt.sum() if wt.sum() > 0 else 0.0,
             "exposure_minority_to_white": float(mx.X.sum() / mx.M_tot) if mx.M_tot > 0 else 0.0,
             "spending_gap": float(1.0 - hi / lo),
-            "adequacy_gap": M.adequacy_gap(d_ratio, w.d_enroll, p["adequacy_level"]),
+            "adequacy_gap": _dot(w.d_enroll, d_ratio < p["adequacy_level"]) / self.fixed.total_enroll,  # = M.adequacy_gap
             "teacher_experience_gap": float((texp * S.lo_E + _dot(tc, S.lo_tau)) / S.lo_E
                                             - (texp * S.hi_E + _dot(tc, S.hi_tau)) / S.hi_E),
             "suspension_ratio_black_white": rate_b / rate_w,
