@@ -56,7 +56,9 @@ def _progress_bar(total: int, label: str):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Also write one row per replication to this Parquet file")
-def run(scenario, replications, seed, jobs, scale, as_json, out):
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (charts, sentences, state map) to this file")
+def run(scenario, replications, seed, jobs, scale, as_json, out, report):
     """Run a scenario and print P(indicator met) with 95% Wilson intervals."""
     spec = load_scenario(scenario)
     if scale is not None:
@@ -67,12 +69,16 @@ def run(scenario, replications, seed, jobs, scale, as_json, out):
     if prog:
         prog.start()
     try:
-        result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance)
+        result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance,
+                              trajectories=report is not None, states=report is not None)
     finally:
         if prog:
             prog.stop()
     if out is not None:
         result.runs.to_parquet(out)
+    if report is not None:
+        from .cli_present import write_run_report
+        write_run_report(click.get_current_context(), result, scenario, report)
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
@@ -160,6 +166,8 @@ def world(scale, seed, as_json):
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
+from .cli_present import app_command, plot_command, report_command  # noqa: E402  (presentation)
+app.add_command(report_command); app.add_command(plot_command); app.add_command(app_command)  # noqa: E702
 
 
 def main(argv: list[str] | None = None) -> int:
