@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shlex
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -179,14 +178,12 @@ def app_command(host, port, scenarios, scale, open_browser):
     if scale is not None:
         env["EQUITYSIM_APP_SCALE"] = str(scale)
     port = port or _free_port(host)
-    app_file = Path(__file__).with_name("app.py")
-    cmd = [sys.executable, "-m", "solara", "run", str(app_file), "--host", host, "--port", str(port),
+    cmd = [sys.executable, "-m", "solara", "run", "equitysim.app", "--host", host, "--port", str(port),
            "--open" if open_browser else "--no-open", "--production"]
     click.echo(f"equitysim app on http://{host}:{port} (Ctrl-C stops it)", err=True)
-    try:
-        raise SystemExit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise SystemExit(0) from None
+    sys.stderr.flush()
+    # Become the server (no child process left behind when this one is stopped).
+    os.execve(sys.executable, cmd, env)
 
 
 def write_run_report(ctx: click.Context, result, scenario: Path, out: Path):

@@ -379,16 +379,16 @@ def status_map(status: dict[str, np.ndarray], codes: Sequence[str], title: str =
     1 enacted then repealed, 2 in force). Used by the interactive page."""
     with mpl.rc_context(STYLE):
         n = len(status)
-        fig = Figure(figsize=(5.0 * n, 4.3))
+        fig = Figure(figsize=(4.8 * n, 4.2))
         axes = fig.subplots(1, n, squeeze=False)[0]
         for ax, (p, st) in zip(axes, status.items()):
             colours = {c: STATUS_COLOURS[int(v)] for c, v in zip(codes, st)}
-            draw_tiles(ax, colours, title=f"{policy_label(p)}: {int((st == 2).sum())} states")
+            draw_tiles(ax, colours, title=f"{policy_label(p)}: {int((st == 2).sum())} states" if n > 1 else None)
         handles = [mpl.patches.Patch(color=STATUS_COLOURS[k], label=lab)
-                   for k, lab in ((2, "in force"), (1, "enacted, then repealed"), (0, "not enacted"))]
-        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+                   for k, lab in ((2, "in force"), (1, "repealed"), (0, "never enacted"))]
+        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=11)
         if title:
-            fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=15)
+            fig.suptitle(_wrap(title, 46 * n), x=0.01, ha="left", fontweight="bold", fontsize=13)
         fig.subplots_adjust(left=0.01, right=0.99, top=0.82, bottom=0.1, wspace=0.04)
     return fig
 
