@@ -192,7 +192,7 @@ def indicator_chart(results, title: str | None = None) -> Figure:
             for ind in (i for i in inds if i.horizon_year == h):
                 for k, name in enumerate(names):
                     r = summ[name].loc[ind.id]
-                    eb = ax.errorbar(r.p_met, y + dodge[k], xerr=[[r.p_met - r.ci_low], [r.ci_high - r.p_met]],
+                    eb = ax.errorbar(r.p_met, y + dodge[k], xerr=[[max(r.p_met - r.ci_low, 0)], [max(r.ci_high - r.p_met, 0)]],
                                      fmt=MARKERS[k % 8], color=OKABE_ITO[k % 8], markersize=8, capsize=3,
                                      linewidth=2, zorder=3, label=name if ind is _first(inds, h) and h == _ind.HORIZONS[0] else None)
                     for art in eb.lines[0:1]:
