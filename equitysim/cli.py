@@ -60,7 +60,9 @@ def progress_bar(total: int, label: str):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Also write one row per replication to this Parquet file")
-def run(scenario, replications, seed, jobs, scale, as_json, out):
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (charts, sentences, state map) to this file")
+def run(scenario, replications, seed, jobs, scale, as_json, out, report):
     """Run a scenario and print P(indicator met) with 95% Wilson intervals."""
     spec = load_scenario(scenario)
     if scale is not None:
@@ -68,9 +70,13 @@ def run(scenario, replications, seed, jobs, scale, as_json, out):
     from .ensemble import run as run_ensemble
 
     with progress_bar(replications, spec.name) as advance:
-        result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance)
+        result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance,
+                              trajectories=report is not None, states=report is not None)
     if out is not None:
         result.runs.to_parquet(out)
+    if report is not None:
+        from .cli_present import write_run_report
+        write_run_report(click.get_current_context(), result, scenario, report)
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
@@ -171,11 +177,13 @@ def world(scale, seed, as_json):
 # and one app.add_command(...) per module, so that the core CLI stays small.
 from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
 from . import cli_sensitivity as _sensitivity  # noqa: E402  sensitivity, discover
+from .cli_present import app_command, plot_command, report_command  # noqa: E402  presentation
 from .cli_sequencing import sequence  # noqa: E402
 from .cli_validation import validation  # noqa: E402
 
 for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence,
-             _sensitivity.sensitivity, _sensitivity.discover, validation):
+             _sensitivity.sensitivity, _sensitivity.discover, validation,
+             report_command, plot_command, app_command):
     app.add_command(_cmd)
 
 

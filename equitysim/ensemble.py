@@ -26,11 +26,43 @@ def replication_rng(seed: int, key: int | Sequence[int]) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = False) -> dict:
+# State policies whose per-state adoption `states=True` records at each year end (the state map).
+STATE_POLICIES = ("funding_bill", "weighted_funding", "adequacy_standard", "integration_incentives",
+                  "discipline_mandate")
+# Per-state status codes in `EnsembleResult.states`.
+NEVER, REPEALED, IN_FORCE = 0, 1, 2
+
+
+def _state_policies(states, model) -> tuple[str, ...]:
+    if states is False or states is None:
+        return ()
+    names = STATE_POLICIES if states is True else tuple(states)
+    unknown = [n for n in names if n not in model.policy_index]
+    if unknown:
+        raise ValueError(f"states: unknown state policies {unknown}; expected some of {list(model.policies)}")
+    return names
+
+
+def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = False,
+                    states: bool | Sequence[str] = False) -> dict:
     """Run one replication and return a flat record: indicators met, risk counts, year-10
-    metrics and (optionally) the yearly trajectory."""
+    metrics and (optionally) the yearly trajectory.
+
+    `states=True` (or a list of state policy names) adds `states`: an int8 array
+    (years, policies, n_states) of each state's status at each year end, 0 = never enacted,
+    1 = enacted then repealed, 2 = in force, with `state_policies` naming the middle axis.
+    Recording only reads the model between steps, so the draws are those of `model.run()`."""
     model = EquityModel(spec, rng=replication_rng(seed, key), world=world_for(spec))
-    model.run()
+    policies = _state_policies(states, model)
+    if policies:
+        cols = [model.policy_index[p] for p in policies]
+        yearly = []
+        while model.running:
+            model.step()
+            if model.quarter % 4 == 0:  # a year has just ended
+                yearly.append((model.st_ever[:, cols].astype(np.int8) + model.st_on[:, cols]).T)
+    else:
+        model.run()
     met = _ind.evaluate(model.snapshots, model.baseline, model.world.scale)
     last = model.history[-1] if model.history else model.baseline
     rec = {"key": key if isinstance(key, int) else tuple(key)}
@@ -45,11 +77,31 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
     if trajectories:
         rec["trajectory"] = [{"year": 0, **{k: model.baseline[k] for k in _ind.TRAJECTORY_METRICS}}] + [
             {"year": h["year"], **{k: h[k] for k in _ind.TRAJECTORY_METRICS}} for h in model.history]
+    if policies:
+        rec["states"] = np.stack(yearly) if yearly else np.zeros((0, len(policies), model.n_states), np.int8)
+        rec["state_policies"] = policies
     return rec
 
 
-def _run_chunk(spec, seed, keys, trajectories):
-    return [run_replication(spec, seed, k, trajectories) for k in keys]
+def _run_chunk(spec, seed, keys, trajectories, states=False):
+    return [run_replication(spec, seed, k, trajectories, states) for k in keys]
+
+
+def _states_frame(records: list[dict], codes: list[str]) -> pd.DataFrame:
+    """One row per (replication, year, policy), one int8 column per state (status codes)."""
+    blocks, keys, years, pols = [], [], [], []
+    for r in records:
+        arr, names = r.pop("states"), r.pop("state_policies")
+        n_y, n_p, _ = arr.shape
+        blocks.append(arr.reshape(n_y * n_p, -1))
+        keys += [r["key"]] * (n_y * n_p)
+        years += list(np.repeat(np.arange(1, n_y + 1), n_p))
+        pols += list(names) * n_y
+    df = pd.DataFrame(np.concatenate(blocks) if blocks else np.zeros((0, len(codes)), np.int8), columns=codes)
+    df.insert(0, "policy", pols)
+    df.insert(0, "year", np.asarray(years, dtype=int))
+    df.insert(0, "key", keys)
+    return df
 
 
 @dataclass
@@ -61,6 +113,9 @@ class EnsembleResult:
     runs: pd.DataFrame
     trajectories: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
+    # Per-state policy status at each year end (key, year, policy, one int8 column per state;
+    # 0 never enacted, 1 enacted then repealed, 2 in force), when run with `states=`.
+    states: pd.DataFrame | None = None
 
     @property
     def replications(self) -> int:
@@ -86,6 +141,32 @@ class EnsembleResult:
     def baseline_metrics(self) -> dict[str, float]:
         return {k: float(self.runs[f"baseline.{k}"].mean()) for k in _ind.TRAJECTORY_METRICS}
 
+    def state_share(self, policy: str, year: int, ever: bool = False) -> pd.Series:
+        """Share of replications in which each state has `policy` in force at the end of `year`
+        (or, with `ever`, has enacted it at some time by then), indexed by state code."""
+        if self.states is None:
+            raise ValueError("no per-state record: run the ensemble with states=True")
+        rows = self.states[(self.states["policy"] == policy) & (self.states["year"] == year)]
+        if rows.empty:
+            have = sorted(set(self.states["policy"]))
+            raise ValueError(f"no record of {policy!r} at year {year}; recorded policies {have}, "
+                             f"years 1-{int(self.states['year'].max())}")
+        codes = [c for c in self.states.columns if c not in ("key", "year", "policy")]
+        status = rows[codes].to_numpy()
+        return pd.Series(((status >= REPEALED) if ever else (status == IN_FORCE)).mean(0), index=codes)
+
+    def first_enacted(self, policy: str) -> pd.DataFrame:
+        """Year in which each state first enacted `policy` in each replication (NaN: never),
+        one row per replication key, one column per state."""
+        if self.states is None:
+            raise ValueError("no per-state record: run the ensemble with states=True")
+        rows = self.states[self.states["policy"] == policy]
+        codes = [c for c in self.states.columns if c not in ("key", "year", "policy")]
+        enacted = rows[codes].to_numpy() >= REPEALED
+        year = np.where(enacted, rows["year"].to_numpy()[:, None], np.inf)
+        first = pd.DataFrame(year, columns=codes).groupby(rows["key"].to_numpy()).min()
+        return first.replace(np.inf, np.nan)
+
     def expected_met(self) -> float:
         return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(axis=1).mean())
 
@@ -106,10 +187,12 @@ class EnsembleResult:
 
 def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 1,
         trajectories: bool = False, progress: Callable[[int], None] | None = None,
-        chunk_size: int | None = None) -> EnsembleResult:
+        chunk_size: int | None = None, states: bool | Sequence[str] = False) -> EnsembleResult:
     """Run `replications` of `spec` on `jobs` worker processes (joblib/loky).
 
     `progress(n)` is called with the number of replications finished in each chunk.
+    `states=True` (or a list of state policies) also records each state's policy status at
+    each year end in `EnsembleResult.states` (for the state map and the diffusion network).
     """
     if replications < 1:
         raise ValueError("replications must be at least 1")
@@ -120,13 +203,13 @@ def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 
     if jobs == 1:
         results = []
         for c in chunks:
-            results.append(_run_chunk(spec, seed, c, trajectories))
+            results.append(_run_chunk(spec, seed, c, trajectories, states))
             if progress:
                 progress(len(c))
     else:
         par = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
         results = []
-        for c, res in zip(chunks, par(delayed(_run_chunk)(spec, seed, c, trajectories) for c in chunks)):
+        for c, res in zip(chunks, par(delayed(_run_chunk)(spec, seed, c, trajectories, states) for c in chunks)):
             results.append(res)
             if progress:
                 progress(len(c))
@@ -134,5 +217,8 @@ def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 
     traj = None
     if trajectories:
         traj = pd.DataFrame([{"key": r["key"], **t} for r in records for t in r.pop("trajectory")])
+    st = None
+    if states is not False and states is not None:
+        st = _states_frame(records, list(world_for(spec).states.index))
     runs = pd.DataFrame(records)
-    return EnsembleResult(spec, seed, runs, traj)
+    return EnsembleResult(spec, seed, runs, traj, states=st)

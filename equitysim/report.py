@@ -1,0 +1,402 @@
+"""The one-page report: sentences a coalition can quote, the charts, the assumptions that matter,
+and how to reproduce it, as one self-contained HTML page (images inline, no external assets)
+and optionally a PDF handout.
+
+    from equitysim.report import write_report
+    write_report({"roadmap": result}, "report.html", pdf=True)
+
+Numbers come from a result set (see `resultsets.load_results`); every sentence is generated
+from them, never written by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+import platform
+import textwrap
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from . import indicators as _ind
+from . import params as _params
+from . import plots as P
+from .resultsets import load_results, spec_hash
+
+SENSITIVITY_COLUMNS = ("ST", "S1", "mu_star", "importance")
+
+
+# ---------------------------------------------------------------------------- sentences
+def _fmt_n(x: float) -> str:
+    return f"{x:g}" if x != int(x) else f"{int(x)}"
+
+
+def indicator_body(ind: _ind.Indicator, scale: float = 1.0) -> str:
+    """What meeting the indicator means, as a clause ('at least 15 states introduce ...')."""
+    template = P.words()["indicators"].get(ind.id, f"{ind.label.lower()} ({ind.target}) by year {{year}}")
+    return template.format(n=_fmt_n(ind.threshold_at(scale)), pct=_fmt_n(round(ind.threshold * 100, 1)),
+                           year=ind.horizon_year)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _interval(lo: float, hi: float) -> str:
+    return f"{lo * 100:.0f}\u2013{hi * 100:.0f}%"
+
+
+def sentence(ind: _ind.Indicator, p: float, lo: float, hi: float, scenario: str, scale: float = 1.0,
+             n: int | None = None) -> str:
+    """'Under the roadmap as written, at least 15 states introduce funding bills by year 2 in 62%
+    of simulated futures (58-66%).' With `n` replications, 0% and 100% read 'in none of the n'
+    and 'in all n'."""
+    if n and p == 0:
+        share = f"in none of the {n} simulated futures"
+    elif n and p == 1:
+        share = f"in all {n} simulated futures"
+    else:
+        share = f"in {_pct(p)} of simulated futures"
+    return f"Under {P.scenario_phrase(scenario)}, {indicator_body(ind, scale)} {share} ({_interval(lo, hi)})."
+
+
+def indicator_sentences(results) -> dict[str, list[tuple[str, float, str]]]:
+    """Per scenario: (indicator id, P(met), sentence) for all twelve indicators."""
+    res = load_results(results)
+    out = {}
+    inds = {i.id: i for i in _ind.indicators()}
+    for name, r in res.items():
+        s = r.summary()
+        out[name] = [(row.id, float(row.p_met),
+                      sentence(inds[row.id], row.p_met, row.ci_low, row.ci_high, name, P.scale_of(r), r.replications))
+                     for row in s.itertuples()]
+    return out
+
+
+def headlines(results, k: int = 4) -> list[str]:
+    """A few sentences worth quoting, chosen by rule from the numbers.
+
+    One scenario: how many indicators are likely; the likely indicator with the latest horizon;
+    the closest call; the unlikely indicator with the earliest horizon. Several scenarios: the
+    best scenario by expected indicators met, then the indicators on which the scenarios differ
+    most (largest gap in P(met))."""
+    res = load_results(results)
+    inds = {i.id: i for i in _ind.indicators()}
+    n_ind = len(inds)
+    summ = {n: r.summary().set_index("id") for n, r in res.items()}
+    out = []
+    if len(res) == 1:
+        (name, r), = res.items()
+        s = summ[name]
+        scale = P.scale_of(r)
+        lik = s[s.p_met >= P.LIKELY]
+        unl = s[s.p_met < P.UNLIKELY]
+        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the roadmap's {n_ind} success indicators are "
+                   f"likely to be met (in at least two thirds of {r.replications} simulated futures) and "
+                   f"{len(unl)} are unlikely (in under a third); on average {r.expected_met():.1f} are met.")
+        picks = []
+        if len(lik):
+            picks.append(max(lik.index, key=lambda i: (inds[i].horizon_year, lik.loc[i, "p_met"])))
+        toss = s[(s.p_met >= P.UNLIKELY) & (s.p_met < P.LIKELY)]
+        if len(toss):
+            picks.append(min(toss.index, key=lambda i: abs(toss.loc[i, "p_met"] - 0.5)))
+        if len(unl):
+            picks.append(min(unl.index, key=lambda i: (inds[i].horizon_year, unl.loc[i, "p_met"])))
+        for i in picks:
+            row = s.loc[i]
+            out.append(sentence(inds[i], row.p_met, row.ci_low, row.ci_high, name, scale, r.replications))
+        return out[:k]
+    exp = {n: r.expected_met() for n, r in res.items()}
+    best = max(exp, key=exp.get)
+    worst = min(exp, key=exp.get)
+    out.append(f"{P._cap(P.scenario_phrase(best))} meets the most indicators: {exp[best]:.1f} of {n_ind} on average "
+               f"across simulated futures, against {exp[worst]:.1f} under {P.scenario_phrase(worst)}.")
+    p = pd.DataFrame({n: s["p_met"] for n, s in summ.items()})
+    spread = (p.max(axis=1) - p.min(axis=1)).sort_values(ascending=False)
+    for i in spread.index[: k - 1]:
+        if spread[i] < 0.2:  # differences smaller than this are not a headline
+            break
+        hi, lo = p.loc[i].idxmax(), p.loc[i].idxmin()
+        scale = P.scale_of(res[hi])
+        out.append(f"{P._cap(P.scenario_phrase(hi))} raises the chance that {indicator_body(inds[i], scale)} to "
+                   f"{_pct(p.loc[i, hi])} of simulated futures, from {_pct(p.loc[i, lo])} under "
+                   f"{P.scenario_phrase(lo)}.")
+    return out
+
+
+# ---------------------------------------------------------------------------- uncertainties and assumptions
+def read_sensitivity(source) -> pd.DataFrame:
+    """A sensitivity result as a table: a `parameter` column and one index column (ST, S1,
+    mu_star or importance), optionally an `output` column. Accepts a DataFrame or a CSV/Parquet path."""
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+    else:
+        path = Path(source)
+        try:
+            df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        except FileNotFoundError:
+            raise ValueError(f"{path}: expected an existing CSV or Parquet file of sensitivity indices") from None
+        except Exception as e:
+            raise ValueError(f"{path}: expected a readable CSV or Parquet file ({e.__class__.__name__})") from None
+    if "parameter" not in df.columns and df.index.name == "parameter":
+        df = df.reset_index()
+    col = next((c for c in SENSITIVITY_COLUMNS if c in df.columns), None)
+    if "parameter" not in df.columns or col is None:
+        where = "" if isinstance(source, pd.DataFrame) else f"{source}: "
+        raise ValueError(f"{where}expected columns 'parameter' and one of {', '.join(SENSITIVITY_COLUMNS)}")
+    df = df.rename(columns={col: "index"})
+    df.attrs["index_name"] = col
+    return df
+
+
+def decisive_uncertainties(sensitivity, k: int = 2) -> list[dict]:
+    """The k parameters with the largest sensitivity index (the largest over outputs when there
+    are several), with their registry entries."""
+    df = read_sensitivity(sensitivity)
+    name = df.attrs["index_name"]
+    reg = _params.registry()
+    best = df.sort_values("index", ascending=False).drop_duplicates("parameter")
+    out = []
+    for row in best.head(k).itertuples():
+        p = reg.get(row.parameter)
+        out.append({"parameter": row.parameter, "index": float(row.index), "index_name": name,
+                    "output": getattr(row, "output", None),
+                    "description": p.description if p else "(not in the parameter registry)",
+                    "unit": p.unit if p else "", "low": p.low if p else math.nan, "high": p.high if p else math.nan,
+                    "source": p.source if p else ""})
+    return out
+
+
+def key_assumptions(results, sensitivity=None, k: int = 6) -> tuple[pd.DataFrame, str]:
+    """The assumptions that matter most, from the parameter registry, and how they were chosen.
+
+    With a sensitivity result: the k most influential parameters. Without one: the scenario's
+    own uncertain parameters first, then registry parameters whose source is an assumption
+    (not a study), ranked by the width of their plausible range relative to the default."""
+    reg = _params.registry()
+    if sensitivity is not None:
+        df = read_sensitivity(sensitivity)
+        names = list(df.sort_values("index", ascending=False).drop_duplicates("parameter")["parameter"])
+        names = [n for n in names if n in reg][:k]
+        how = f"the {k} parameters with the largest sensitivity index ({df.attrs['index_name']}) in the sensitivity result given"
+    else:
+        res = load_results(results)
+        flagged = [n for r in res.values() for n in r.spec.uncertainty if n in reg]
+
+        def width(p):
+            return (p.high - p.low) / abs(p.default) if p.default else math.inf
+
+        rest = sorted((p for p in reg.values() if p.is_assumption and p.group != "world" and p.name not in flagged),
+                      key=width, reverse=True)
+        names = list(dict.fromkeys(flagged))[:k]
+        names += [p.name for p in rest][: k - len(names)]
+        how = ("no sensitivity result was given, so these are the scenario's own uncertain parameters (if any) and "
+               "then the registry's assumed (not measured) parameters whose plausible range is widest relative to "
+               "the value used; run a sensitivity analysis to rank them by influence")
+    rows = [{"parameter": n, "what it is": reg[n].description, "value used": f"{reg[n].default:g} {reg[n].unit}",
+             "plausible range": f"{reg[n].low:g} to {reg[n].high:g}", "source": reg[n].source} for n in names]
+    return pd.DataFrame(rows), how
+
+
+# ---------------------------------------------------------------------------- reproducibility
+def _version(pkg: str) -> str:
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def reproducibility(results, command: str | None = None) -> dict:
+    """Versions, per-scenario seed, replications, scale, scenario file and settings hashes, command."""
+    from . import __version__
+
+    res = load_results(results)
+    scen = []
+    for name, r in res.items():
+        known = r.meta.get("spec_known", True)
+        scen.append({
+            "scenario": name, "replications": r.replications, "seed": r.seed if r.seed is not None else "unknown",
+            "scale": P.scale_of(r) if known else "unknown",
+            "scenario file": r.meta.get("scenario_file", "(not recorded)"),
+            "scenario file sha256": r.meta.get("scenario_sha256", "(not recorded)"),
+            "settings sha256": spec_hash(r.spec) if known else "(unknown)",
+        })
+    return {"equitysim": __version__, "python": platform.python_version(), "mesa": _version("mesa"),
+            "numpy": _version("numpy"), "command": command or "(not recorded)",
+            "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "scenarios": scen}
+
+
+# ---------------------------------------------------------------------------- the page
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1a1a1a;
+max-width:1100px;margin:2em auto;padding:0 1.2em;line-height:1.45}
+h1{font-size:2em;margin-bottom:.2em}h2{font-size:1.4em;margin-top:1.8em;border-bottom:2px solid #0072B2;padding-bottom:.2em}
+.sub{color:#444;margin-top:0}.note{background:#FFF6E0;border-left:4px solid #E69F00;padding:.5em .9em}
+.headlines li{font-size:1.25em;margin:.5em 0}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{color:#444;font-size:.95em}
+table{border-collapse:collapse;font-size:.92em;width:100%}th,td{border-bottom:1px solid #ddd;padding:.35em .5em;
+text-align:left;vertical-align:top}th{background:#f3f6f9}
+details{margin:.6em 0}footer{margin-top:2.5em;color:#444;font-size:.88em;border-top:1px solid #ccc;padding-top:.8em}
+code{background:#f3f3f3;padding:0 .25em}
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _figure(fig, alt: str, caption: str) -> str:
+    return (f'<figure><img alt="{_e(alt)}" src="{P.to_data_uri(fig)}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def figures(results, map_year: int = 5, map_policies=P.MAP_POLICIES, network_policy: str = "weighted_funding"):
+    """The report's figures as (key, Figure, alt text, caption), for whatever the results hold."""
+    res = load_results(results)
+    out = [("indicators", P.indicator_chart(res), "Chart: probability that each success indicator is met",
+            "Each dot is the share of simulated futures in which the indicator is met; the bar is its 95% interval. "
+            "Right of the second dashed line: likely; left of the first: unlikely.")]
+    if any(r.states is not None for r in res.values()):
+        name = next(n for n, r in res.items() if r.states is not None)
+        out.append(("map", P.state_map(res, map_policies, year=map_year, scenario=name, ncols=2),
+                    "Map: share of futures in which each state has each policy in force",
+                    f"One square per state (and DC), {P.scenario_phrase(name)}: the darker, the more simulated "
+                    f"futures in which the state has the policy in force at the end of year {map_year}."))
+        out.append(("network", P.diffusion_network(res, network_policy, scenario=name),
+                    "Network: how the policy spreads across bordering states",
+                    "States that share a border are joined; arrows show which neighbour usually moves first."))
+    if any(r.trajectories is not None for r in res.values()):
+        out.append(("trajectories", P.trajectory_chart(res), "Charts: roadmap metrics over ten years",
+                    "The line is the median future; bands hold the middle 50% and 90% of futures."))
+    return out
+
+
+def build_report(results, sensitivity=None, command: str | None = None, map_year: int = 5,
+                 title: str | None = None, figs=None) -> str:
+    """The report as one self-contained HTML page (a string)."""
+    res = load_results(results)
+    names = list(res)
+    figs = figs if figs is not None else figures(res, map_year=map_year)
+    heads = headlines(res)
+    sentences = indicator_sentences(res)
+    assumptions, how = key_assumptions(res, sensitivity)
+    rep = reproducibility(res, command)
+    title = title or ("What the simulation says: " + ", ".join(P.scenario_phrase(n) for n in names))
+    reps = sorted({r.replications for r in res.values()})
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
+             f"<h1>{_e(P._cap(title))}</h1>",
+             f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures per scenario of a ten-year campaign "
+             f"across the 50 states and DC, about 13,400 districts and 99,000 schools (equitysim).</p>"]
+    scales = {P.scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
+    if scales - {1.0}:
+        s = sorted(scales - {1.0})[0]
+        ex = next(i for i in _ind.indicators() if i.scales_with_world)
+        parts.append(f"<p class='note'>These runs used a world {s:g} times the size of the US; district and region "
+                     f"targets are scaled to match (for example {ex.target} becomes {_fmt_n(ex.threshold_at(s))}). "
+                     f"Run at scale 1 for figures to quote.</p>")
+    for r in res.values():
+        if r.meta.get("note"):
+            parts.append(f"<p class='note'>{_e(r.meta['note'])}.</p>")
+    parts.append("<h2>Headlines</h2><ul class='headlines'>" + "".join(f"<li>{_e(h)}</li>" for h in heads) + "</ul>")
+    fig_by = {k: (f, a, c) for k, f, a, c in figs}
+    parts.append("<h2>How likely is each success indicator?</h2>")
+    if "indicators" in fig_by:
+        parts.append(_figure(*fig_by["indicators"]))
+    if "map" in fig_by:
+        parts.append(f"<h2>Where: the states, by year {map_year}</h2>" + _figure(*fig_by["map"]))
+    if "network" in fig_by:
+        parts.append(_figure(*fig_by["network"]))
+    if "trajectories" in fig_by:
+        parts.append("<h2>Over ten years: the roadmap's metrics</h2>" + _figure(*fig_by["trajectories"]))
+    parts.append("<h2>Every indicator, in a sentence</h2>")
+    for name, rows in sentences.items():
+        items = "".join(f"<li>{_e(s)} <em>({P.likelihood(p)})</em></li>" for _, p, s in rows)
+        parts.append(f"<details{' open' if len(sentences) == 1 else ''}><summary>{_e(P._cap(P.scenario_phrase(name)))}"
+                     f"</summary><ul>{items}</ul></details>")
+    if sensitivity is not None:
+        parts.append("<h2>The two most decisive uncertainties</h2><ol>")
+        for u in decisive_uncertainties(sensitivity):
+            out = f" for {u['output']}" if u.get("output") else ""
+            parts.append(f"<li><strong>{_e(u['description'])}</strong> (<code>{_e(u['parameter'])}</code>, "
+                         f"plausible range {u['low']:g} to {u['high']:g} {_e(u['unit'])}): sensitivity index "
+                         f"{u['index_name']} = {u['index']:.2f}{_e(out)}. Source: {_e(u['source'])}</li>")
+        parts.append("</ol>")
+    parts.append("<h2>The assumptions that matter most</h2>"
+                 f"<p>Chosen as {_e(how)}. Every parameter, with its source, is in "
+                 "<code>equitysim params</code> (docs/parameters.md).</p>" + _table(assumptions))
+    rows = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in s.values()) + "</tr>" for s in rep["scenarios"])
+    head = "".join(f"<th>{_e(k)}</th>" for k in rep["scenarios"][0])
+    parts.append("<footer><strong>Reproduce this page.</strong> "
+                 f"equitysim {_e(rep['equitysim'])}, Python {_e(rep['python'])}, Mesa {_e(rep['mesa'])}, "
+                 f"numpy {_e(rep['numpy'])}; generated {_e(rep['generated'])}.<br>Command: "
+                 f"<code>{_e(rep['command'])}</code>"
+                 f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                 "<p>The same scenario file, seed and number of replications give the same numbers on any "
+                 "machine and with any number of workers.</p></footer></body></html>")
+    return "\n".join(parts)
+
+
+def _text_page(pdf, title: str, paragraphs: list[str], size=(8.27, 11.69)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    y = 0.94
+    fig.text(0.07, y, textwrap.fill(title, 60), fontsize=17, fontweight="bold", va="top")
+    y -= 0.04 * (len(textwrap.wrap(title, 60)) + 0.5)
+    for para in paragraphs:
+        lines = textwrap.wrap(para, 88) or [""]
+        if y - 0.022 * len(lines) < 0.04:
+            pdf.savefig(fig)
+            fig = Figure(figsize=size)
+            y = 0.95
+        fig.text(0.07, y, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.4)
+        y -= 0.0195 * len(lines) + 0.018
+    pdf.savefig(fig)
+
+
+def write_pdf(results, path, sensitivity=None, command=None, map_year: int = 5, figs=None) -> Path:
+    """A PDF handout: the headlines, then each chart on its own page, then assumptions and footer."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    res = load_results(results)
+    figs = figs if figs is not None else figures(res, map_year=map_year)
+    path = Path(path)
+    assumptions, how = key_assumptions(res, sensitivity)
+    rep = reproducibility(res, command)
+    with PdfPages(path) as pdf:
+        _text_page(pdf, "What the simulation says: " + ", ".join(P.scenario_phrase(n) for n in res),
+                   ["\u2022 " + h for h in headlines(res)])
+        for _, fig, _, caption in figs:
+            pdf.savefig(fig, bbox_inches="tight")
+        paras = [f"Chosen as {how}."]
+        paras += [f"{r['parameter']}: {r['what it is']}; value used {r['value used']}, plausible range "
+                  f"{r['plausible range']}. Source: {r['source']}" for r in assumptions.to_dict("records")]
+        paras += ["", f"Reproduce: equitysim {rep['equitysim']}, Python {rep['python']}, Mesa {rep['mesa']}; "
+                      f"command: {rep['command']}"]
+        paras += ["; ".join(f"{k}: {v}" for k, v in s.items()) for s in rep["scenarios"]]
+        _text_page(pdf, "The assumptions that matter most", paras)
+    return path
+
+
+def write_report(results, out, pdf: bool = False, sensitivity=None, command: str | None = None,
+                 map_year: int = 5) -> list[Path]:
+    """Write the HTML report to `out` (and, with `pdf`, the handout beside it as .pdf)."""
+    res = load_results(results)
+    figs = figures(res, map_year=map_year)
+    out = Path(out)
+    out.write_text(build_report(res, sensitivity, command, map_year, figs=figs), encoding="utf-8")
+    written = [out]
+    if pdf:
+        written.append(write_pdf(res, out.with_suffix(".pdf"), sensitivity, command, map_year, figs=figs))
+    return written
