@@ -4,7 +4,8 @@
 
 Runs `python -m equitysim sweep EXPERIMENT --out DIR --jobs N` in a subprocess and samples, every
 0.2 s, the resident memory of that process and of all its descendants (the loky, dask or ray
-workers): it reports the driver's peak, the largest single process's peak and the peak of their sum.
+workers): it reports the driver's peak, the largest single process's peak and the peak of their sum,
+and the CPU seconds all of them used (per run: the sweep's overhead, whatever else loads the machine).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main():
     t0 = time.perf_counter()
     proc = psutil.Popen(cmd)
     driver = total = largest = 0
+    cpu = {}  # pid -> last seen user + system CPU seconds (workers' time is lost when they exit unseen)
     while proc.poll() is None:
         try:
             procs = [proc] + proc.children(recursive=True)
@@ -46,6 +48,8 @@ def main():
             for p in procs:
                 try:
                     rss.append(p.memory_info().rss)
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     rss.append(0)
             driver = max(driver, rss[0])
@@ -63,6 +67,8 @@ def main():
         "runs": st["runs"], "wall_s": round(wall, 1), "runs_per_s": round(st["runs"] / wall, 3),
         "peak_rss_driver_mb": round(driver / 2**20), "peak_rss_largest_process_mb": round(largest / 2**20),
         "peak_rss_all_processes_mb": round(total / 2**20),
+        "cpu_s_all_processes": round(sum(cpu.values()), 1),
+        "cpu_s_per_run": round(sum(cpu.values()) / max(1, st["runs"]), 3),
         "load_average_at_start": round(load, 2),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
