@@ -361,16 +361,11 @@ class District(mesa.Agent):
         c.compact()
 
     @staticmethod
-    def _adopt(m, g):
-        """Each eligible district adopts each pushed program with the hazard of the plan's rows
-        (the largest if several rows push it) or the background rate; then each family's budget
-        admits the new starts in random order until the money runs out.
-
-        Done lazily: candidates are drawn by thinning (see the module docstring), put in a
-        uniformly random order, and their hazards are evaluated in growing chunks only until the
-        money runs out; late in a campaign thousands of districts want a program and the budget
-        admits a few dozen. The started set has the distribution of the plain rule: the random
-        priority order restricted to the adopters is a uniformly random order of the adopters."""
+    def adoption(m):
+        """This quarter's adoption hazards: returns (hazard, bound) where hazard(d, k) is the
+        hazard of program k[i] in district d[i] (0 where not eligible) and bound[i] an upper
+        bound of it over the candidate stratum i (`model.fixed.strata`). Call after this
+        quarter's drops, before any start."""
         p, q, w = m.p, m.quarter, m.world
         F = m.fixed
         n_k, n_s, n_d = len(m.programs), m.n_states, w.n_districts
@@ -431,14 +426,6 @@ class District(mesa.Agent):
         row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
         bg_bound = F.bg_rate * climate_mult.max()
         hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
-        n_cand = g.binomial(F.stratum_n, hb)
-        strata = ([], [])   # per family: (program, candidates in random order, bound)
-        for i in np.flatnonzero(n_cand):
-            k = F.stratum_k[i]
-            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
-        if not (strata[0] or strata[1]):
-            return
-        spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
         log_ref = np.log(CAPACITY_REF)
 
         def hazard(cd, ck):
@@ -457,6 +444,35 @@ class District(mesa.Agent):
                     rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
             return _hazard(rate)
 
+        return hazard, hb
+
+    @staticmethod
+    def _adopt(m, g):
+        """Each eligible district adopts each pushed program with the hazard of the plan's rows
+        (the largest if several rows push it) or the background rate; then each family's budget
+        admits the new starts in random order until the money runs out.
+
+        Done lazily: candidates are drawn by thinning (see the module docstring), put in a
+        uniformly random order, and their hazards are evaluated in growing chunks only until the
+        money runs out; late in a campaign thousands of districts want a program and the budget
+        admits a few dozen. The started set has the distribution of the plain rule: the random
+        priority order restricted to the adopters is a uniformly random order of the adopters."""
+        d, k = District.starts(m, g, *District.adoption(m))
+        m.start_cells(d, k)
+
+    @staticmethod
+    def starts(m, g, hazard, hb):
+        """The (districts, programs) that start this quarter, given the adoption hazards."""
+        F, c = m.fixed, m.cells
+        none = np.zeros(0, np.int64)
+        n_cand = g.binomial(F.stratum_n, hb)
+        strata = ([], [])   # per family: (program, candidates in random order, bound)
+        for i in np.flatnonzero(n_cand):
+            k = F.stratum_k[i]
+            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
+        if not (strata[0] or strata[1]):
+            return none, none
+        spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
         new_d, new_k = [], []
         for f, fam in enumerate(("integration", "general")):
             S = strata[f]
@@ -491,8 +507,9 @@ class District(mesa.Agent):
                 if n_fit:
                     total = float(spend[-1])
                 chunk *= 4
-        if new_d:
-            m.start_cells(np.concatenate(new_d), np.concatenate(new_k))
+        if not new_d:
+            return none, none
+        return np.concatenate(new_d), np.concatenate(new_k)
 
 
 class School(mesa.Agent):
