@@ -687,6 +687,11 @@ class EquityModel(mesa.Model):
     def phase_changed(self):
         """Kept for compatibility: coverage is no longer cached."""
 
+    def clear_caches(self):
+        """Forget what is cached for the current quarter (call after editing state by hand)."""
+        self._mix_cache = (None, None)
+        self._enroll_cache = (-1, None)
+
     def region_share_active(self) -> np.ndarray:
         """(n_districts, n_programs): share of a district's regional peers running each program."""
         w = self.world
