@@ -26,6 +26,7 @@ import mesa
 import numpy as np
 
 from . import risks
+from .risks import clip
 from .world import BLACK, HISPANIC, WHITE
 
 DT = 0.25  # years per step
@@ -133,8 +134,8 @@ class Coalition(mesa.Agent):
         target = 0.2 + 0.5 * b + 0.2 * won
         k = m.coal_strength
         k += (target - k) * 0.2 - p["coalition_fatigue"] * DT * ~won
-        np.clip(k, 0.05, 1.0, out=k)
-        np.clip(b, 0.0, 1.0, out=b)
+        clip(k, 0.05, 1.0, out=k)
+        clip(b, 0.0, 1.0, out=b)
 
 
 class State(mesa.Agent):
@@ -144,7 +145,7 @@ class State(mesa.Agent):
     def __init__(self, model, index):
         super().__init__(model)
         self.index = index
-        self.code = model.world.states.index[index]
+        self.code = model.state_codes[index]
 
     @property
     def policies(self) -> list[str]:
@@ -173,7 +174,7 @@ class State(mesa.Agent):
         base = np.where(m.gov_flipped, 1 - m.climate0, m.climate0)
         engaged = (m.coal_breadth[:-1] >= 0.55) * m.plan.support_at("climate", q)
         m.climate_shock *= 0.92  # backlash fades with a half-life of about two years
-        m.climate[:] = np.clip(base + engaged + m.climate_shock, 0.05, 0.95)
+        clip(base + engaged + m.climate_shock, 0.05, 0.95, out=m.climate)
 
         # Adoption: each pushed row moves its states toward the row's target. All rows at once:
         # row r gives hazard rate[r, s] to policy j_r in state s; a policy takes the largest.
@@ -233,8 +234,8 @@ class State(mesa.Agent):
         m.adequacy_progress += np.where(ch.get("adequacy", 0) > 0, rate * np.minimum(ch.get("adequacy", 0), 1.5), -rate / 2)
         comp = np.minimum(ch.get("within_district_spending", 0) + m.fed_channel("within_district_spending"), 1.0)
         m.comparability += (comp - m.comparability) * 0.1
-        np.clip(m.spend_progress, 0, 1, out=m.spend_progress)
-        np.clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
+        clip(m.spend_progress, 0, 1, out=m.spend_progress)
+        clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
 
 
 class _Sample:
@@ -303,7 +304,7 @@ class District(mesa.Agent):
         cut = p["recession_budget_cut"] * (1 - strat.funding_diversification) if m.in_recession else 0.0
         support = m.plan.support_at("community_support", q)
         if support:
-            np.clip(m.buy_in + support * 0.02, 0, 1, out=m.buy_in)
+            clip(m.buy_in + support * 0.02, 0, 1, out=m.buy_in)
         m.set_capacity((1 - cut) * min(strat.budget_multiplier, 1.5) ** 0.5)
         # Each district without the prerequisites gains them with probability `ps` this quarter.
         ps = min(m.plan.support_at("prerequisites", q) * 0.05, 1.0)
@@ -348,10 +349,10 @@ class District(mesa.Agent):
         m.cell_capacity = m.capacity_at(d)   # also read by the risks below (cells unchanged until then)
         target = (m.cell_capacity * np.where(m.prereq[d], 1.0, 0.5) * rushed
                   * (1 + m.plan.support_at("fidelity", q)) * (1 - 0.5 * m.burnout[d]))
-        c.fid += (np.clip(target, 0, 1) - c.fid) * 0.15
+        c.fid += (clip(target, 0, 1) - c.fid) * 0.15
         n_active = np.bincount(d, minlength=n_d)
         m.burnout += (p["burnout_rate"] * n_active - 0.08 * (n_active == 0) - 0.02) * DT
-        np.clip(m.burnout, 0, 1, out=m.burnout)
+        clip(m.burnout, 0, 1, out=m.burnout)
 
         # Risks that end programs: one uniform per active program, competing risks.
         u = g.random(len(c))
@@ -482,7 +483,7 @@ class District(mesa.Agent):
             if money < 0:
                 continue
             left = np.array([x.n for _, x, _ in S])
-            chunk, total = 256, 0.0
+            chunk, total = 1024, 0.0
             while left.sum():
                 # The next `chunk` candidates of a uniformly random interleaving of the strata
                 # (each already in random order), in random order.
@@ -506,7 +507,7 @@ class District(mesa.Agent):
                     break
                 if n_fit:
                     total = float(spend[-1])
-                chunk *= 4
+                chunk *= 8
         if not new_d:
             return none, none
         return np.concatenate(new_d), np.concatenate(new_k)

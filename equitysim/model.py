@@ -29,6 +29,7 @@ from .actions import default_catalogue
 from .aggregates import DistrictMix, TouchedSchools, school_sums, with_baseline
 from .agents import LAG, Coalition, District, FederalGovernment, School, State  # noqa: F401 - LAG re-exported
 from .plan import compile_plan
+from .risks import clip
 from .scenario import EquityScenario, ScenarioSpec
 from .world import BLACK, HISPANIC, WHITE, World, build_world
 
@@ -263,7 +264,13 @@ class EquityModel(mesa.Model):
         self.p: dict = scenario.params
         self.world = world if world is not None else world_for(self.spec)
         self.catalogue = default_catalogue()
-        self.plan = compile_plan(self.spec, self.catalogue, self.world)
+        # The compiled plan depends only on the scenario and the world: shared by replications.
+        plans = self.world.__dict__.setdefault("_plan_cache", {})
+        key = self.spec.model_dump_json(exclude={"name", "description", "parameters", "uncertainty"})
+        if key not in plans:
+            plans[key] = {"plan": compile_plan(self.spec, self.catalogue, self.world)}
+        self._plan_cache = plans[key]
+        self.plan = self._plan_cache["plan"]
         # Separate streams so risk draws line up across scenarios (common random numbers):
         # national and state draws in fixed-size blocks (rng_risk, rng_adopt); event-contingent
         # draws (rng_cond); district draws from a stream re-keyed each quarter (quarter_rng).
@@ -288,7 +295,12 @@ class EquityModel(mesa.Model):
         self.snapshots: dict[int, dict] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.history[-1][k]) for k in _ind.TRAJECTORY_METRICS})
-        self.baseline = self.measure()
+        # The baseline depends only on the world and the parameters.
+        base = self.world.__dict__.setdefault("_baseline_cache", {})
+        key = tuple(sorted(self.p.items()))
+        if key not in base:
+            base[key] = self.measure()
+        self.baseline = dict(base[key])
 
     # ------------------------------------------------------------------ set-up
     def _init_federal(self):
@@ -313,6 +325,7 @@ class EquityModel(mesa.Model):
         st = w.states
         self.n_states = len(st)
         self.policies = list(self.catalogue.state_policies)
+        self.state_codes = list(st.index)
         self.policy_index = {p: j for j, p in enumerate(self.policies)}
         n_p = len(self.policies)
         self.st_on = np.zeros((self.n_states, n_p), bool)
@@ -357,7 +370,10 @@ class EquityModel(mesa.Model):
         self.state_win_share = np.zeros(self.n_states)
         self.national_win_share = 0.0
         self.recession_left = 0
-        self.rows_state = RowTable.build(self.plan.state_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
+        if "state_rows" not in self._plan_cache:
+            self._plan_cache["state_rows"] = RowTable.build(self.plan.state_rows, self.n_quarters, self.n_states,
+                                                             self.policy_index, self.world.d_state)
+        self.rows_state = self._plan_cache["state_rows"]
 
     def _init_districts(self, init_rng):
         w, p = self.world, self.p
@@ -400,8 +416,11 @@ class EquityModel(mesa.Model):
         self.family_programs = {f: [k for k, pr in enumerate(progs) if pr.family == f] for f in ("integration", "general")}
         self.program_cost = self.fixed.size_cost[:, None] * base_cost[None, :]
         self.size_mult = self.fixed.size_mult
-        self.rows_local = RowTable.build(self.plan.local_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
-        self.rows_local.dmask_el = self.rows_local.dmask & self.fixed.eligible_T[self.rows_local.k]
+        if "local_rows" not in self._plan_cache:
+            rows = RowTable.build(self.plan.local_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
+            rows.dmask_el = rows.dmask & self.fixed.eligible_T[rows.k]
+            self._plan_cache["local_rows"] = rows
+        self.rows_local = self._plan_cache["local_rows"]
         self.outcome = Outcomes(self.n_states, n_d, w.n_regions)
         self._gain = np.zeros((3, n_d))     # gain_all per school = G0 + G1 * phi_s + G2 * tau_s
         self._grad = np.zeros((2, n_d))     # grad_all per school = H0 + H1 * phi_s
@@ -462,8 +481,8 @@ class EquityModel(mesa.Model):
 
     def log_capacity_at(self, d) -> np.ndarray:
         """log of `capacity_at(d)`."""
-        time = np.clip(1 - self._cap_burnout[d], 0.1, 1)
-        buy = np.clip(self._cap_buy[d] * self.spec.strategy.buy_in_multiplier, 0.02, 1)
+        time = clip(1 - self._cap_burnout[d], 0.1, 1)
+        buy = clip(self._cap_buy[d] * self.spec.strategy.buy_in_multiplier, 0.02, 1)
         return (self.fixed.log_budget[d] + self._cap_log_factor + np.log(time * buy)) / 3
 
     def capacity_at(self, d) -> np.ndarray:
