@@ -188,7 +188,7 @@ class State(mesa.Agent):
             j = R.j[a]
             mask = R.mask[a] & m.dynamic_masks()[R.where[a]]
             if R.req[a].any():  # requirements: every required policy in force
-                missing = (~m.st_on).astype(np.int16) @ R.req[a].T.astype(np.int16)
+                missing = (~m.st_on) @ R.req_f[a].T   # required policies not in force, per state
                 mask &= (missing == 0).T
             budget_left = p["state_budget_musd"] * m.spec.strategy.budget_multiplier - m.st_on @ m.policy_cost
             on_j = on_T[j]
@@ -202,7 +202,7 @@ class State(mesa.Agent):
                 coal_mult = (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
                 stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
                 story_r = np.where(R.phase1[a][:, None], np.maximum(stories, 1.0)[None, :], stories[None, :])
-                neighbours = (m.world.adjacency @ m.st_on) / m.fixed.n_neighbours[:, None]
+                neighbours = m.fixed.adjacency_share @ m.st_on   # share of neighbours with each policy
                 boost = 1 + m.fed_policy_hazard()[j][:, None] + m.state_policy_hazard().T[j]
                 mult = ((climate_mult * coal_mult)[None, :] * story_r
                         * (1 + p["diffusion_neighbor_weight"] * neighbours.T[j]) * boost
