@@ -433,6 +433,7 @@ class EquityModel(mesa.Model):
         self.program_wins = np.zeros(n_d, int)
         self.outcome_counts = {"started": np.zeros(n_k, int)}
         self._mix_cache = (None, None)
+        self._ratio_cache = (None, None)
         self._touched = TouchedSchools(self.fixed.sums, w)
         self._enroll_cache = (-1, None)
 
@@ -733,6 +734,7 @@ class EquityModel(mesa.Model):
         """Forget what is cached for the current quarter (call after editing state by hand)."""
         self._mix_cache = (None, None)
         self._enroll_cache = (-1, None)
+        self._ratio_cache = (None, None)
 
     def region_share_active(self) -> np.ndarray:
         """(n_districts, n_programs): share of a district's regional peers running each program."""
@@ -895,7 +897,10 @@ class EquityModel(mesa.Model):
         return self.fixed.region_share
 
     def district_spending_ratio(self) -> np.ndarray:
-        """Per-pupil spending of each district relative to its state's baseline mean."""
+        """Per-pupil spending of each district relative to its state's baseline mean (cached for
+        the quarter: the funding formulas move only in the states' step)."""
+        if self._ratio_cache[0] == self.quarter:
+            return self._ratio_cache[1]
         w, p = self.world, self.p
         st = w.d_state
         tilt0 = w.d_spend_tilt
@@ -903,6 +908,7 @@ class EquityModel(mesa.Model):
         ratio = 1 + tilt0 + self.spend_progress[st] * (progressive - tilt0)
         floor = p["adequacy_level"] + 0.02
         ratio = np.where(ratio < floor, ratio + self.adequacy_progress[st] * (floor - ratio), ratio)
+        self._ratio_cache = (self.quarter, ratio)
         return ratio
 
     @property
