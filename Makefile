@@ -24,7 +24,7 @@ test: install
 	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: install
-	$(BIN)/python benchmarks/replication.py
+	$(BIN)/python benchmarks/run.py
 
 docs: install
 	$(BIN)/equitysim params --markdown > docs/parameters.md

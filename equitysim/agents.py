@@ -26,6 +26,7 @@ import mesa
 import numpy as np
 
 from . import risks
+from .risks import clip
 from .world import BLACK, HISPANIC, WHITE
 
 DT = 0.25  # years per step
@@ -133,8 +134,8 @@ class Coalition(mesa.Agent):
         target = 0.2 + 0.5 * b + 0.2 * won
         k = m.coal_strength
         k += (target - k) * 0.2 - p["coalition_fatigue"] * DT * ~won
-        np.clip(k, 0.05, 1.0, out=k)
-        np.clip(b, 0.0, 1.0, out=b)
+        clip(k, 0.05, 1.0, out=k)
+        clip(b, 0.0, 1.0, out=b)
 
 
 class State(mesa.Agent):
@@ -144,7 +145,7 @@ class State(mesa.Agent):
     def __init__(self, model, index):
         super().__init__(model)
         self.index = index
-        self.code = model.world.states.index[index]
+        self.code = model.state_codes[index]
 
     @property
     def policies(self) -> list[str]:
@@ -173,7 +174,7 @@ class State(mesa.Agent):
         base = np.where(m.gov_flipped, 1 - m.climate0, m.climate0)
         engaged = (m.coal_breadth[:-1] >= 0.55) * m.plan.support_at("climate", q)
         m.climate_shock *= 0.92  # backlash fades with a half-life of about two years
-        m.climate[:] = np.clip(base + engaged + m.climate_shock, 0.05, 0.95)
+        clip(base + engaged + m.climate_shock, 0.05, 0.95, out=m.climate)
 
         # Adoption: each pushed row moves its states toward the row's target. All rows at once:
         # row r gives hazard rate[r, s] to policy j_r in state s; a policy takes the largest.
@@ -187,7 +188,7 @@ class State(mesa.Agent):
             j = R.j[a]
             mask = R.mask[a] & m.dynamic_masks()[R.where[a]]
             if R.req[a].any():  # requirements: every required policy in force
-                missing = (~m.st_on).astype(np.int16) @ R.req[a].T.astype(np.int16)
+                missing = (~m.st_on) @ R.req_f[a].T   # required policies not in force, per state
                 mask &= (missing == 0).T
             budget_left = p["state_budget_musd"] * m.spec.strategy.budget_multiplier - m.st_on @ m.policy_cost
             on_j = on_T[j]
@@ -201,7 +202,7 @@ class State(mesa.Agent):
                 coal_mult = (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
                 stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
                 story_r = np.where(R.phase1[a][:, None], np.maximum(stories, 1.0)[None, :], stories[None, :])
-                neighbours = (m.world.adjacency @ m.st_on) / m.fixed.n_neighbours[:, None]
+                neighbours = m.fixed.adjacency_share @ m.st_on   # share of neighbours with each policy
                 boost = 1 + m.fed_policy_hazard()[j][:, None] + m.state_policy_hazard().T[j]
                 mult = ((climate_mult * coal_mult)[None, :] * story_r
                         * (1 + p["diffusion_neighbor_weight"] * neighbours.T[j]) * boost
@@ -233,8 +234,8 @@ class State(mesa.Agent):
         m.adequacy_progress += np.where(ch.get("adequacy", 0) > 0, rate * np.minimum(ch.get("adequacy", 0), 1.5), -rate / 2)
         comp = np.minimum(ch.get("within_district_spending", 0) + m.fed_channel("within_district_spending"), 1.0)
         m.comparability += (comp - m.comparability) * 0.1
-        np.clip(m.spend_progress, 0, 1, out=m.spend_progress)
-        np.clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
+        clip(m.spend_progress, 0, 1, out=m.spend_progress)
+        clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
 
 
 class _Sample:
@@ -303,7 +304,7 @@ class District(mesa.Agent):
         cut = p["recession_budget_cut"] * (1 - strat.funding_diversification) if m.in_recession else 0.0
         support = m.plan.support_at("community_support", q)
         if support:
-            np.clip(m.buy_in + support * 0.02, 0, 1, out=m.buy_in)
+            clip(m.buy_in + support * 0.02, 0, 1, out=m.buy_in)
         m.set_capacity((1 - cut) * min(strat.budget_multiplier, 1.5) ** 0.5)
         # Each district without the prerequisites gains them with probability `ps` this quarter.
         ps = min(m.plan.support_at("prerequisites", q) * 0.05, 1.0)
@@ -348,10 +349,10 @@ class District(mesa.Agent):
         m.cell_capacity = m.capacity_at(d)   # also read by the risks below (cells unchanged until then)
         target = (m.cell_capacity * np.where(m.prereq[d], 1.0, 0.5) * rushed
                   * (1 + m.plan.support_at("fidelity", q)) * (1 - 0.5 * m.burnout[d]))
-        c.fid += (np.clip(target, 0, 1) - c.fid) * 0.15
+        c.fid += (clip(target, 0, 1) - c.fid) * 0.15
         n_active = np.bincount(d, minlength=n_d)
         m.burnout += (p["burnout_rate"] * n_active - 0.08 * (n_active == 0) - 0.02) * DT
-        np.clip(m.burnout, 0, 1, out=m.burnout)
+        clip(m.burnout, 0, 1, out=m.burnout)
 
         # Risks that end programs: one uniform per active program, competing risks.
         u = g.random(len(c))
@@ -361,16 +362,11 @@ class District(mesa.Agent):
         c.compact()
 
     @staticmethod
-    def _adopt(m, g):
-        """Each eligible district adopts each pushed program with the hazard of the plan's rows
-        (the largest if several rows push it) or the background rate; then each family's budget
-        admits the new starts in random order until the money runs out.
-
-        Done lazily: candidates are drawn by thinning (see the module docstring), put in a
-        uniformly random order, and their hazards are evaluated in growing chunks only until the
-        money runs out; late in a campaign thousands of districts want a program and the budget
-        admits a few dozen. The started set has the distribution of the plain rule: the random
-        priority order restricted to the adopters is a uniformly random order of the adopters."""
+    def adoption(m):
+        """This quarter's adoption hazards: returns (hazard, bound) where hazard(d, k) is the
+        hazard of program k[i] in district d[i] (0 where not eligible) and bound[i] an upper
+        bound of it over the candidate stratum i (`model.fixed.strata`). Call after this
+        quarter's drops, before any start."""
         p, q, w = m.p, m.quarter, m.world
         F = m.fixed
         n_k, n_s, n_d = len(m.programs), m.n_states, w.n_districts
@@ -431,14 +427,6 @@ class District(mesa.Agent):
         row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
         bg_bound = F.bg_rate * climate_mult.max()
         hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
-        n_cand = g.binomial(F.stratum_n, hb)
-        strata = ([], [])   # per family: (program, candidates in random order, bound)
-        for i in np.flatnonzero(n_cand):
-            k = F.stratum_k[i]
-            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
-        if not (strata[0] or strata[1]):
-            return
-        spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
         log_ref = np.log(CAPACITY_REF)
 
         def hazard(cd, ck):
@@ -457,6 +445,35 @@ class District(mesa.Agent):
                     rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
             return _hazard(rate)
 
+        return hazard, hb
+
+    @staticmethod
+    def _adopt(m, g):
+        """Each eligible district adopts each pushed program with the hazard of the plan's rows
+        (the largest if several rows push it) or the background rate; then each family's budget
+        admits the new starts in random order until the money runs out.
+
+        Done lazily: candidates are drawn by thinning (see the module docstring), put in a
+        uniformly random order, and their hazards are evaluated in growing chunks only until the
+        money runs out; late in a campaign thousands of districts want a program and the budget
+        admits a few dozen. The started set has the distribution of the plain rule: the random
+        priority order restricted to the adopters is a uniformly random order of the adopters."""
+        d, k = District.starts(m, g, *District.adoption(m))
+        m.start_cells(d, k)
+
+    @staticmethod
+    def starts(m, g, hazard, hb):
+        """The (districts, programs) that start this quarter, given the adoption hazards."""
+        F, c = m.fixed, m.cells
+        none = np.zeros(0, np.int64)
+        n_cand = g.binomial(F.stratum_n, hb)
+        strata = ([], [])   # per family: (program, candidates in random order, bound)
+        for i in np.flatnonzero(n_cand):
+            k = F.stratum_k[i]
+            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
+        if not (strata[0] or strata[1]):
+            return none, none
+        spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
         new_d, new_k = [], []
         for f, fam in enumerate(("integration", "general")):
             S = strata[f]
@@ -466,7 +483,7 @@ class District(mesa.Agent):
             if money < 0:
                 continue
             left = np.array([x.n for _, x, _ in S])
-            chunk, total = 256, 0.0
+            chunk, total = 1024, 0.0
             while left.sum():
                 # The next `chunk` candidates of a uniformly random interleaving of the strata
                 # (each already in random order), in random order.
@@ -490,9 +507,10 @@ class District(mesa.Agent):
                     break
                 if n_fit:
                     total = float(spend[-1])
-                chunk *= 4
-        if new_d:
-            m.start_cells(np.concatenate(new_d), np.concatenate(new_k))
+                chunk *= 8
+        if not new_d:
+            return none, none
+        return np.concatenate(new_d), np.concatenate(new_k)
 
 
 class School(mesa.Agent):

@@ -142,6 +142,7 @@ class TouchedSchools:
         self.cnt = np.zeros(0, np.int64)
         self.sch = np.zeros(0, np.int64)
         self.cols = np.zeros((5, 0))     # E, dev_W, dev_B, dev_H, dev_O
+        self.P = self.Q = np.zeros(0)     # E * dev_W, E * (dev_B + dev_H)
         self.w0 = self.m0 = np.zeros(0)
         self.starts = np.zeros(0, np.int64)
 
@@ -156,7 +157,10 @@ class TouchedSchools:
         self.d = np.concatenate([self.d, new])
         self.cnt = np.concatenate([self.cnt, cnt])
         self.sch = np.concatenate([self.sch, sch])
-        self.cols = np.concatenate([self.cols, S.s_cols[:5, sch]], 1)
+        cols = S.s_cols[:5, sch]
+        self.cols = np.concatenate([self.cols, cols], 1)
+        self.P = np.concatenate([self.P, cols[0] * cols[1]])
+        self.Q = np.concatenate([self.Q, cols[0] * (cols[2] + cols[3])])
         self.w0 = np.concatenate([self.w0, S.w0[sch]])
         self.m0 = np.concatenate([self.m0, S.m0[sch]])
         self.starts = np.cumsum(self.cnt) - self.cnt
@@ -184,15 +188,13 @@ class DistrictMix:
                 getattr(self, name)[..., d] = v
             cnt, c = T.cnt, T.cols
             k = np.repeat(keep, cnt)
-            wv = c[0] * (k * c[1] + np.repeat(now[WHITE], cnt))
-            bv = c[0] * (k * c[2] + np.repeat(now[BLACK], cnt))
-            hv = c[0] * (k * c[3] + np.repeat(now[HISPANIC], cnt))
+            wv = k * T.P + c[0] * np.repeat(now[WHITE], cnt)
+            mv = k * T.Q + c[0] * np.repeat(now[BLACK] + now[HISPANIC], cnt)
             # Districts whose linear formula could give a negative share get the plain, clipped
             # computation for every sum (districts pulled hard toward their region's mix).
             clip = ((keep * S.min_dev[:, d] + now) < 0).any(0)
             if clip.any():
-                self._clipped(S, T, k, now, clip, wv, bv, hv)
-            mv = bv + hv
+                self._clipped(S, T, k, now, clip, wv, mv)
             Wt, Mt = self.W[d], self.B[d] + self.H[d]
             ok = (Wt > 0) & (Mt > 0)
             inv_w = ok / np.maximum(Wt, 1e-300)
@@ -210,7 +212,7 @@ class DistrictMix:
             self.D_nat = 0.0
         self.W_tot, self.M_tot = W_tot, M_tot
 
-    def _clipped(self, S, T, k, nd, clip, wv, bv, hv):
+    def _clipped(self, S, T, k, nd, clip, wv, mv):
         """Plain per-school computation, with shares clipped at 0 and renormalised, for the
         districts T.d[clip]; overwrites their school values and district sums."""
         cnt = T.cnt[clip]
@@ -221,8 +223,8 @@ class DistrictMix:
         share /= share[0] + share[1] + share[2] + share[3]
         E = c[0]
         w_, b_, h_ = share[WHITE] * E, share[BLACK] * E, share[HISPANIC] * E
-        wv[pos], bv[pos], hv[pos] = w_, b_, h_
         m_ = b_ + h_
+        wv[pos], mv[pos] = w_, m_
         starts = np.cumsum(cnt) - cnt
         seg = lambda x: np.add.reduceat(x, starts)  # noqa: E731
         dc = T.d[clip]

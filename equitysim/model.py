@@ -29,6 +29,7 @@ from .actions import default_catalogue
 from .aggregates import DistrictMix, TouchedSchools, school_sums, with_baseline
 from .agents import LAG, Coalition, District, FederalGovernment, School, State  # noqa: F401 - LAG re-exported
 from .plan import compile_plan
+from .risks import clip
 from .scenario import EquityScenario, ScenarioSpec
 from .world import BLACK, HISPANIC, WHITE, World, build_world
 
@@ -116,6 +117,7 @@ class RowTable:
     cost: np.ndarray
     dmask: np.ndarray         # (n_rows, n_districts) static state mask, per district
     req: np.ndarray           # (n_rows, n_policies) required policies
+    req_f: np.ndarray         # the same as floats (for a matrix product)
     litigated: np.ndarray     # pushed under litigation pressure
     conds: list               # district eligibility conditions (local rows)
     by_quarter: list          # row indices active in each quarter
@@ -149,6 +151,7 @@ class RowTable:
             phase1=np.array([row.action.phase == 1 for row in rows], bool),
             cost=np.array([row.action.cost_musd for row in rows], float),
             req=req,
+            req_f=req.astype(float),
             litigated=np.array([row.action.policy in LITIGATED for row in rows], bool),
             conds=[tuple(row.action.eligibility) for row in rows],
             by_quarter=[np.flatnonzero((start <= q) & (q < end)) for q in range(n_q + 1)],
@@ -234,6 +237,7 @@ class Fixed:
         self.regdiff_T = np.ascontiguousarray((self.region_share[w.d_region] - w.d_share).T)
         self.d_min = d_min
         self.n_neighbours = np.maximum(w.adjacency.sum(1), 1)
+        self.adjacency_share = w.adjacency / self.n_neighbours[:, None]
         self.sums = with_baseline(school_sums(w), w)
         self.expo0 = self.sums.base["X"] / np.maximum(self.sums.base["B"] + self.sums.base["H"], 1e-300)
 
@@ -263,7 +267,13 @@ class EquityModel(mesa.Model):
         self.p: dict = scenario.params
         self.world = world if world is not None else world_for(self.spec)
         self.catalogue = default_catalogue()
-        self.plan = compile_plan(self.spec, self.catalogue, self.world)
+        # The compiled plan depends only on the scenario and the world: shared by replications.
+        plans = self.world.__dict__.setdefault("_plan_cache", {})
+        key = self.spec.model_dump_json(exclude={"name", "description", "parameters", "uncertainty"})
+        if key not in plans:
+            plans[key] = {"plan": compile_plan(self.spec, self.catalogue, self.world)}
+        self._plan_cache = plans[key]
+        self.plan = self._plan_cache["plan"]
         # Separate streams so risk draws line up across scenarios (common random numbers):
         # national and state draws in fixed-size blocks (rng_risk, rng_adopt); event-contingent
         # draws (rng_cond); district draws from a stream re-keyed each quarter (quarter_rng).
@@ -288,7 +298,12 @@ class EquityModel(mesa.Model):
         self.snapshots: dict[int, dict] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m.history[-1][k]) for k in _ind.TRAJECTORY_METRICS})
-        self.baseline = self.measure()
+        # The baseline depends only on the world and the parameters.
+        base = self.world.__dict__.setdefault("_baseline_cache", {})
+        key = tuple(sorted(self.p.items()))
+        if key not in base:
+            base[key] = self.measure()
+        self.baseline = dict(base[key])
 
     # ------------------------------------------------------------------ set-up
     def _init_federal(self):
@@ -305,7 +320,6 @@ class EquityModel(mesa.Model):
             for e in a.effects:
                 self._fed_effects.setdefault(e.channel, np.zeros(len(fed)))[i] += e.size
         self._fed_names = list(self._fed_effects)
-        self._fed_mat = np.stack([self._fed_effects[c] for c in self._fed_names], 1) if self._fed_names else np.zeros((len(fed), 0))
         self._fed_key = None
 
     def _init_states(self):
@@ -313,6 +327,7 @@ class EquityModel(mesa.Model):
         st = w.states
         self.n_states = len(st)
         self.policies = list(self.catalogue.state_policies)
+        self.state_codes = list(st.index)
         self.policy_index = {p: j for j, p in enumerate(self.policies)}
         n_p = len(self.policies)
         self.st_on = np.zeros((self.n_states, n_p), bool)
@@ -331,8 +346,9 @@ class EquityModel(mesa.Model):
                 arr = self._st_effects.setdefault(e.channel, np.zeros(n_p))
                 arr[j] = max(arr[j], e.size)
         self._st_names = list(self._st_effects)
-        self._st_mat = np.stack([self._st_effects[c] for c in self._st_names], 1)
         self._st_key = None
+        self._locks_buf = np.zeros_like(self.st_on)
+        self._dyn = np.ones((3, self.n_states), bool)
         self._funding_policies = np.isin(self.policies, FUNDING_POLICIES)
         self.climate0 = st["climate"].to_numpy(float)
         self.climate = self.climate0.copy()
@@ -357,7 +373,10 @@ class EquityModel(mesa.Model):
         self.state_win_share = np.zeros(self.n_states)
         self.national_win_share = 0.0
         self.recession_left = 0
-        self.rows_state = RowTable.build(self.plan.state_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
+        if "state_rows" not in self._plan_cache:
+            self._plan_cache["state_rows"] = RowTable.build(self.plan.state_rows, self.n_quarters, self.n_states,
+                                                             self.policy_index, self.world.d_state)
+        self.rows_state = self._plan_cache["state_rows"]
 
     def _init_districts(self, init_rng):
         w, p = self.world, self.p
@@ -400,9 +419,13 @@ class EquityModel(mesa.Model):
         self.family_programs = {f: [k for k, pr in enumerate(progs) if pr.family == f] for f in ("integration", "general")}
         self.program_cost = self.fixed.size_cost[:, None] * base_cost[None, :]
         self.size_mult = self.fixed.size_mult
-        self.rows_local = RowTable.build(self.plan.local_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
-        self.rows_local.dmask_el = self.rows_local.dmask & self.fixed.eligible_T[self.rows_local.k]
+        if "local_rows" not in self._plan_cache:
+            rows = RowTable.build(self.plan.local_rows, self.n_quarters, self.n_states, self.policy_index, self.world.d_state)
+            rows.dmask_el = rows.dmask & self.fixed.eligible_T[rows.k]
+            self._plan_cache["local_rows"] = rows
+        self.rows_local = self._plan_cache["local_rows"]
         self.outcome = Outcomes(self.n_states, n_d, w.n_regions)
+        self._channel_matrices()
         self._gain = np.zeros((3, n_d))     # gain_all per school = G0 + G1 * phi_s + G2 * tau_s
         self._grad = np.zeros((2, n_d))     # grad_all per school = H0 + H1 * phi_s
         self.gain_minority = np.zeros(n_d)  # extra gain for Black and Hispanic students, SD
@@ -410,8 +433,24 @@ class EquityModel(mesa.Model):
         self.program_wins = np.zeros(n_d, int)
         self.outcome_counts = {"started": np.zeros(n_k, int)}
         self._mix_cache = (None, None)
+        self._ratio_cache = (None, None)
         self._touched = TouchedSchools(self.fixed.sums, w)
         self._enroll_cache = (-1, None)
+
+    def _channel_matrices(self):
+        """Policy/action -> channel matrices, with the 'hazard:<policy>' and 'hazard:<program>'
+        columns (and the two lock channels) laid out for one matrix product per update."""
+        n_p = len(self.policies)
+        z = np.zeros(n_p)
+        st = self._st_effects
+        cols = ([st[c] for c in self._st_names] + [st.get(f"hazard:{x}", z) for x in self.policies]
+                + [st.get(f"hazard:{pr.id}", z) for pr in self.programs] + [st.get("lock:state", z), st.get("lock:funding", z)])
+        self._st_all = np.stack(cols, 1)
+        fz = np.zeros(len(self.fed_on))
+        fe = self._fed_effects
+        cols = ([fe[c] for c in self._fed_names] + [fe.get(f"hazard:{x}", fz) for x in self.policies]
+                + [fe.get(f"hazard:{pr.id}", fz) for pr in self.programs])
+        self._fed_all = np.stack(cols, 1)
 
     # ------------------------------------------------------------------ the step
     def step(self):
@@ -462,8 +501,8 @@ class EquityModel(mesa.Model):
 
     def log_capacity_at(self, d) -> np.ndarray:
         """log of `capacity_at(d)`."""
-        time = np.clip(1 - self._cap_burnout[d], 0.1, 1)
-        buy = np.clip(self._cap_buy[d] * self.spec.strategy.buy_in_multiplier, 0.02, 1)
+        time = clip(1 - self._cap_burnout[d], 0.1, 1)
+        buy = clip(self._cap_buy[d] * self.spec.strategy.buy_in_multiplier, 0.02, 1)
         return (self.fixed.log_budget[d] + self._cap_log_factor + np.log(time * buy)) / 3
 
     def capacity_at(self, d) -> np.ndarray:
@@ -591,10 +630,11 @@ class EquityModel(mesa.Model):
     def _fed_update(self):
         key = self.fed_on.tobytes()
         if key != self._fed_key:
-            v = self.fed_on @ self._fed_mat
-            self._fed_ch = dict(zip(self._fed_names, map(float, v)))
-            self._fed_pol_h = np.array([self._fed_ch.get(f"hazard:{x}", 0.0) for x in self.policies])
-            self._fed_prog_h = np.array([self._fed_ch.get(f"hazard:{pr.id}", 0.0) for pr in self.programs])
+            v = self.fed_on @ self._fed_all
+            c = len(self._fed_names)
+            self._fed_ch = dict(zip(self._fed_names, v[:c].tolist()))
+            self._fed_pol_h = v[c:c + len(self.policies)]
+            self._fed_prog_h = v[c + len(self.policies):]
             self._fed_key = key
 
     def fed_channel(self, channel: str) -> float:
@@ -613,16 +653,16 @@ class EquityModel(mesa.Model):
     def _st_update(self):
         key = self.st_on.tobytes()
         if key != self._st_key:
-            v = self.st_on @ self._st_mat
-            self._ch = {c: v[:, i] for i, c in enumerate(self._st_names)}
-            zero = np.zeros(self.n_states)
-            self._st_pol_h = np.stack([self._ch.get(f"hazard:{x}", zero) for x in self.policies], 1)
-            self._st_prog_h = np.stack([self._ch.get(f"hazard:{pr.id}", zero) for pr in self.programs], 1)
-            locks = np.zeros_like(self.st_on)
+            v = self.st_on @ self._st_all
+            c, n_p = len(self._st_names), len(self.policies)
+            self._ch = dict(zip(self._st_names, v[:, :c].T))
+            self._st_pol_h = v[:, c:c + n_p]
+            self._st_prog_h = v[:, c + n_p:c + n_p + len(self.programs)]
+            locks = self._locks_buf
+            locks[:] = False
             if self.spec.strategy.lock_in:
-                locks |= (self._ch.get("lock:state", zero) >= 1)[:, None]
-                locks |= (self._ch.get("lock:funding", zero) > 0)[:, None] & self._funding_policies[None, :]
-            self._locks = locks
+                locks |= (v[:, -2] >= 1)[:, None]
+                locks |= (v[:, -1] > 0)[:, None] & self._funding_policies[None, :]
             self._st_key = key
 
     def state_channels(self) -> dict[str, np.ndarray]:
@@ -644,7 +684,7 @@ class EquityModel(mesa.Model):
     def locked(self) -> np.ndarray:
         """(n_states, n_policies): policies protected from repeal by a lock in force."""
         self._st_update()
-        return self._locks
+        return self._locks_buf
 
     def active_rows(self, rows):
         q = self.quarter
@@ -655,7 +695,10 @@ class EquityModel(mesa.Model):
 
     def dynamic_masks(self) -> np.ndarray:
         """(3, n_states): all states; broad coalition; states with local successes."""
-        return np.stack([np.ones(self.n_states, bool), self.coal_breadth[:-1] >= 0.4, self.state_win_share > 0])
+        dm = self._dyn
+        np.greater_equal(self.coal_breadth[:-1], 0.4, out=dm[1])
+        np.greater(self.state_win_share, 0, out=dm[2])
+        return dm
 
     def eligibility_condition(self, name: str) -> np.ndarray:
         w = self.world
@@ -686,6 +729,12 @@ class EquityModel(mesa.Model):
 
     def phase_changed(self):
         """Kept for compatibility: coverage is no longer cached."""
+
+    def clear_caches(self):
+        """Forget what is cached for the current quarter (call after editing state by hand)."""
+        self._mix_cache = (None, None)
+        self._enroll_cache = (-1, None)
+        self._ratio_cache = (None, None)
 
     def region_share_active(self) -> np.ndarray:
         """(n_districts, n_programs): share of a district's regional peers running each program."""
@@ -848,7 +897,10 @@ class EquityModel(mesa.Model):
         return self.fixed.region_share
 
     def district_spending_ratio(self) -> np.ndarray:
-        """Per-pupil spending of each district relative to its state's baseline mean."""
+        """Per-pupil spending of each district relative to its state's baseline mean (cached for
+        the quarter: the funding formulas move only in the states' step)."""
+        if self._ratio_cache[0] == self.quarter:
+            return self._ratio_cache[1]
         w, p = self.world, self.p
         st = w.d_state
         tilt0 = w.d_spend_tilt
@@ -856,6 +908,7 @@ class EquityModel(mesa.Model):
         ratio = 1 + tilt0 + self.spend_progress[st] * (progressive - tilt0)
         floor = p["adequacy_level"] + 0.02
         ratio = np.where(ratio < floor, ratio + self.adequacy_progress[st] * (floor - ratio), ratio)
+        self._ratio_cache = (self.quarter, ratio)
         return ratio
 
     @property

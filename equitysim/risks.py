@@ -26,6 +26,11 @@ import numpy as np
 DT = 0.25
 
 
+def clip(x, lo, hi, out=None):
+    """np.clip without its Python-level overhead (it matters for 51-element arrays)."""
+    return np.minimum(np.maximum(x, lo, out=out), hi, out=out)
+
+
 def _hazard(rate_per_year):
     return 1.0 - np.exp(-np.maximum(rate_per_year, 0.0) * DT)
 
@@ -48,10 +53,10 @@ def state_backlash(m, u_event, u_repeal) -> None:
     c = m.cells
     vis_policy = m.st_on @ m.policy_backlash
     vis_prog = np.bincount(w.d_state[c.d], weights=m.cells_coverage() * m.program_visible[c.k], minlength=m.n_states)
-    visibility = np.clip(vis_policy * 0.3 + vis_prog / m.fixed.diverse_by_state * 4, 0, 3)
+    visibility = clip(vis_policy * 0.3 + vis_prog / m.fixed.diverse_by_state * 4, 0, 3)
     visibility *= max(0.2, 1 + m.plan.support_at("visibility", m.quarter))
     pacing = 0.5 + strat.pacing
-    damping = 1 - np.clip(p["backlash_coalition_damping"] * m.coal_breadth[:-1]
+    damping = 1 - clip(p["backlash_coalition_damping"] * m.coal_breadth[:-1]
                           + m.plan.support_at("backlash_damping", m.quarter), 0, 0.95)
     hit = u_event < _hazard(p["backlash_rate"] * visibility * pacing * damping)
     if not hit.any():
