@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .cli_present import output_file  # checks run --report's path before any work
 from .scenario import ScenarioError, load_scenario
 
 SCENARIO = click.Path(path_type=Path)
@@ -61,6 +62,7 @@ def progress_bar(total: int, label: str):
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Also write one row per replication to this Parquet file")
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              callback=output_file,
               help="Also write a self-contained HTML report (charts, sentences, state map) to this file")
 def run(scenario, replications, seed, jobs, scale, as_json, out, report):
     """Run a scenario and print P(indicator met) with 95% Wilson intervals."""

@@ -21,6 +21,18 @@ from .scenario import load_scenario
 PLOT_KINDS = ("indicators", "trajectories", "map", "network")
 
 
+def output_file(ctx, param, value):
+    """Click callback: an output file whose directory exists, checked before any work is done."""
+    if value is None:
+        return value
+    path = Path(value)
+    if path.is_dir() or str(value).endswith(("/", "\\")):
+        raise click.BadParameter(f"{value}: expected a file name, got a directory")
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"{value}: expected a file in an existing directory ({path.parent} does not exist)")
+    return path
+
+
 def command_line(ctx: click.Context) -> str:
     """The command as a user would type it again (for the reproducibility footer)."""
     words = [ctx.command_path]
@@ -87,7 +99,7 @@ def _run_options(f):
 @click.command("report")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False), default=Path("report.html"),
-              show_default=True, help="The HTML page to write")
+              show_default=True, callback=output_file, help="The HTML page to write")
 @click.option("--pdf", is_flag=True, help="Also write a PDF handout beside it (same name, .pdf)")
 @click.option("--sensitivity", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="CSV or Parquet of sensitivity indices (columns: parameter, and ST, S1, mu_star or importance)")
@@ -119,7 +131,7 @@ def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, replicat
 @click.command("plot")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--kind", type=click.Choice(PLOT_KINDS), default="indicators", show_default=True)
-@click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, callback=output_file,
               help="Image file (.png, .svg, .pdf); default <kind>.png")
 @click.option("--policy", "policies", multiple=True,
               help="State policy for map/network (repeatable; map default: weighted_funding, "

@@ -151,6 +151,10 @@ def indicator_finding(res) -> str:
     exp = {n: r.expected_met() for n, r in res.items()}
     best = max(counts, key=lambda n: (counts[n][0], exp[n]))
     worst = min(counts, key=lambda n: (counts[n][0], exp[n]))
+    if counts[best][0] == counts[worst][0]:
+        # A tie on likely indicators: say so, and separate them by indicators met on average.
+        return (f"Every scenario makes {counts[best][0]} of {n_ind} indicators likely; {scenario_phrase(best)} "
+                f"meets the most on average ({exp[best]:.1f}, against {exp[worst]:.1f} under {scenario_phrase(worst)})")
     return (f"{_cap(scenario_phrase(best))} makes the most indicators likely ({counts[best][0]} of {n_ind}); "
             f"{scenario_phrase(worst)} the fewest ({counts[worst][0]})")
 

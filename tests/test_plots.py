@@ -50,7 +50,12 @@ def test_indicator_chart_comparison_names_best_by_likely_count():
     counts = {n: int((r.summary().p_met >= 2 / 3).sum()) for n, r in res.items()}
     best = max(counts, key=lambda n: (counts[n], res[n].expected_met()))
     title = P.indicator_finding(res)
-    assert title.startswith(P._cap(P.scenario_phrase(best))) and f"({counts[best]} of 12)" in title
+    worst = min(counts, key=lambda n: (counts[n], res[n].expected_met()))
+    if counts[best] == counts[worst]:
+        assert title.startswith(f"Every scenario makes {counts[best]} of 12 indicators likely; "
+                                f"{P.scenario_phrase(best)} meets the most on average")
+    else:
+        assert title.startswith(P._cap(P.scenario_phrase(best))) and f"({counts[best]} of 12)" in title
     assert title in [t.replace("\n", " ") for t in _texts(fig)]
 
 
@@ -136,3 +141,10 @@ def test_save_writes_a_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert P.to_data_uri(P.status_map({"weighted_funding": np.zeros(51, int)}, list(P.tile_grid().index))).startswith(
         "data:image/png;base64,")
+
+
+def test_comparison_finding_without_and_with_a_tie():
+    assert P.indicator_finding({"roadmap": _fake(True), "no_action": _fake(False)}) == (
+        "The roadmap as written makes the most indicators likely (12 of 12); no campaign at all the fewest (0)")
+    assert P.indicator_finding({"roadmap": _fake(True), "no_action": _fake(True)}).startswith(
+        "Every scenario makes 12 of 12 indicators likely")
