@@ -94,7 +94,7 @@ def headlines(results, k: int = 4) -> list[str]:
         scale = P.scale_of(r)
         lik = s[s.p_met >= P.LIKELY]
         unl = s[s.p_met < P.UNLIKELY]
-        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the roadmap's {n_ind} success indicators are "
+        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the {n_ind} success indicators are "
                    f"likely to be met (in at least two thirds of {r.replications} simulated futures) and "
                    f"{len(unl)} are unlikely (in under a third); on average {r.expected_met():.1f} are met.")
         picks = []
@@ -296,7 +296,8 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
              f"<h1>{_e(P._cap(title))}</h1>",
-             f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures per scenario of a ten-year campaign "
+             f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures{' per scenario' if len(res) > 1 else ''} "
+             f"of a ten-year campaign "
              f"across the 50 states and DC, about 13,400 districts and 99,000 schools (equitysim).</p>"]
     scales = {P.scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
     if scales - {1.0}:

@@ -43,7 +43,7 @@ def test_headlines_single_scenario_counts_match_the_summary():
     s = r.summary()
     heads = R.headlines(r)
     likely, unlikely = int((s.p_met >= 2 / 3).sum()), int((s.p_met < 1 / 3).sum())
-    assert f"{likely} of the roadmap's 12 success indicators are likely" in heads[0]
+    assert f"{likely} of the 12 success indicators are likely" in heads[0]
     assert f"{unlikely} are unlikely" in heads[0] and f"{REPS} simulated futures" in heads[0]
     assert 2 <= len(heads) <= 4 and all(h.startswith("Under the roadmap as written") for h in heads)
 
