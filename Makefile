@@ -24,10 +24,11 @@ test: install
 	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: install
-	$(BIN)/python benchmarks/replication.py
+	$(BIN)/python benchmarks/run.py
 
 docs: install
 	$(BIN)/equitysim params --markdown > docs/parameters.md
+	$(BIN)/python scripts/validation.py --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -4,6 +4,20 @@ FederalGovernment, State and Coalition are ordinary Mesa agents (1, 51 and 52 of
 District and School are Mesa agent classes too, but their state lives in numpy arrays on the
 model and their rules are applied to all of them at once (`step_all`); a District or School
 object is a view of one row, created only when someone asks for it (`model.district(i)`).
+
+The rules are those of the per-agent reference in `benchmarks/reference/` (one Python object per
+district and school); `tests/test_oracle.py` checks that both give the same distributions. Where
+the two are written differently for speed, a comment says why they are the same rule:
+
+- District programs are kept as a list of active (district, program) cells (a few thousand of
+  the 67,000), so per-program work costs what is active, not what could be.
+- Adoption is an independent Bernoulli draw per eligible district and program, with the hazard
+  of the rules. Rather than one uniform per district and program, candidates are drawn with a
+  bound on the hazard (Binomial count, then a uniform subset: every district is a candidate
+  independently with the bound's probability) and each is accepted with hazard / bound, which
+  is the same Bernoulli draw ("thinning").
+- Draws about districts come from a stream re-keyed every quarter (`model.quarter_rng`), so
+  however many a scenario uses in one quarter, every other quarter sees the same numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ import mesa
 import numpy as np
 
 from . import risks
+from .risks import clip
 from .world import BLACK, HISPANIC, WHITE
 
 DT = 0.25  # years per step
@@ -20,6 +35,8 @@ DT = 0.25  # years per step
 CLIMATE_REF, STRENGTH_REF, CAPACITY_REF = 0.5, 0.5, 0.65
 # Without proof points, governments move at this fraction of the plan's pace ("build on wins").
 STORY_FLOOR = 0.5
+# Outcome modifiers close this share of the distance to their new level each quarter.
+LAG = 0.15
 
 
 def _stories(mult, row):
@@ -117,8 +134,8 @@ class Coalition(mesa.Agent):
         target = 0.2 + 0.5 * b + 0.2 * won
         k = m.coal_strength
         k += (target - k) * 0.2 - p["coalition_fatigue"] * DT * ~won
-        np.clip(k, 0.05, 1.0, out=k)
-        np.clip(b, 0.0, 1.0, out=b)
+        clip(k, 0.05, 1.0, out=k)
+        clip(b, 0.0, 1.0, out=b)
 
 
 class State(mesa.Agent):
@@ -128,7 +145,7 @@ class State(mesa.Agent):
     def __init__(self, model, index):
         super().__init__(model)
         self.index = index
-        self.code = model.world.states.index[index]
+        self.code = model.state_codes[index]
 
     @property
     def policies(self) -> list[str]:
@@ -147,8 +164,8 @@ class State(mesa.Agent):
         ua = m.rng_adopt.random((n_s, n_p))
 
         # Elections on the real calendar: a flip mirrors the state's climate.
-        elect = (m.gov_election_years == m.calendar_year).any(1)
         if m.is_november:
+            elect = (m.gov_election_years == m.calendar_year).any(1)
             flips = elect & (u[:, n_p] < p["governor_flip_prob"])
             m.gov_flipped ^= flips
             m.count("leadership_changes", int(flips.sum()))
@@ -157,41 +174,49 @@ class State(mesa.Agent):
         base = np.where(m.gov_flipped, 1 - m.climate0, m.climate0)
         engaged = (m.coal_breadth[:-1] >= 0.55) * m.plan.support_at("climate", q)
         m.climate_shock *= 0.92  # backlash fades with a half-life of about two years
-        m.climate[:] = np.clip(base + engaged + m.climate_shock, 0.05, 0.95)
+        clip(base + engaged + m.climate_shock, 0.05, 0.95, out=m.climate)
 
-        # Adoption: each pushed row moves its states toward the row's target.
-        ch = m.state_channels()
-        neighbours = (m.world.adjacency @ m.st_on) / np.maximum(m.world.adjacency.sum(1), 1)[:, None]
+        # Adoption: each pushed row moves its states toward the row's target. All rows at once:
+        # row r gives hazard rate[r, s] to policy j_r in state s; a policy takes the largest.
         climate_mult = (m.climate / CLIMATE_REF) ** p["climate_exponent"]
-        coal_mult = (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
-        stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
         lit = np.where(m.litigation, p["litigation_pressure"], 1.0)
-        budget_left = p["state_budget_musd"] * m.spec.strategy.budget_multiplier - m.st_on @ m.policy_cost
-        hazard = np.zeros((n_s, n_p))
-        for row in m.active_rows(m.plan.state_rows):
-            j = row.index
-            mask = row.mask & m.dynamic_mask(row.where)
-            for r in row.action.requires:
-                mask = mask & m.st_on[:, m.policy_index[r]]
-            elig = mask & ~m.st_on[:, j] & (budget_left >= row.action.cost_musd)
-            need = max(row.target - m.st_on[row.mask, j].sum(), 0.0)
-            if need <= 0 or not elig.any():
-                continue
-            left = max(row.pace_end_q - q, 2)
-            base_rate = need / left / elig.sum() * 4  # per year
-            mult = (climate_mult * coal_mult * _stories(stories, row) * (1 + p["diffusion_neighbor_weight"] * neighbours[:, j])
-                    * (1 + m.fed_channel(f"hazard:{m.policies[j]}") + ch.get(f"hazard:{m.policies[j]}", 0))
-                    * row.intensity * m.pace)
-            if m.policies[j] in ("weighted_funding", "funding_bill", "adequacy_standard"):
-                mult = mult * lit
-            hazard[:, j] = np.maximum(hazard[:, j], np.where(elig, base_rate * mult, 0.0))
+        hazard = np.zeros((n_p, n_s))
+        R = m.rows_state
+        a = R.active_at(q)
+        if len(a):
+            on_T = m.st_on.T
+            j = R.j[a]
+            mask = R.mask[a] & m.dynamic_masks()[R.where[a]]
+            if R.req[a].any():  # requirements: every required policy in force
+                missing = (~m.st_on) @ R.req_f[a].T   # required policies not in force, per state
+                mask &= (missing == 0).T
+            budget_left = p["state_budget_musd"] * m.spec.strategy.budget_multiplier - m.st_on @ m.policy_cost
+            on_j = on_T[j]
+            elig = mask & ~on_j & (budget_left[None, :] >= R.cost[a][:, None])
+            n_el = elig.sum(1)
+            need = np.maximum(R.target[a] - (on_j & R.mask[a]).sum(1), 0.0)
+            go = (need > 0) & (n_el > 0)
+            if go.any():
+                left = np.maximum(R.pace_end[a] - q, 2)
+                base_rate = need / left / np.maximum(n_el, 1) * 4  # per year
+                coal_mult = (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
+                stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
+                story_r = np.where(R.phase1[a][:, None], np.maximum(stories, 1.0)[None, :], stories[None, :])
+                neighbours = m.fixed.adjacency_share @ m.st_on   # share of neighbours with each policy
+                boost = 1 + m.fed_policy_hazard()[j][:, None] + m.state_policy_hazard().T[j]
+                mult = ((climate_mult * coal_mult)[None, :] * story_r
+                        * (1 + p["diffusion_neighbor_weight"] * neighbours.T[j]) * boost
+                        * (R.intensity[a] * m.pace)[:, None])
+                mult = np.where(R.litigated[a][:, None], mult * lit[None, :], mult)
+                rate = np.where(elig & go[:, None], base_rate[:, None] * mult, 0.0)
+                np.maximum.at(hazard, j, rate)
         # Background (no campaign): historical rates of school-finance reform.
         for name in ("funding_bill", "weighted_funding"):
-            j = m.policy_index.get(name)
-            if j is not None:
+            jj = m.policy_index.get(name)
+            if jj is not None:
                 bg = p["background_state_reform_rate"] * (2.0 if name == "funding_bill" else 1.0) * climate_mult * lit
-                hazard[:, j] = np.maximum(hazard[:, j], np.where(~m.st_on[:, j], bg, 0.0))
-        adopt = ua < _hazard(hazard)
+                hazard[jj] = np.maximum(hazard[jj], np.where(~m.st_on[:, jj], bg, 0.0))
+        adopt = ua < _hazard(hazard.T)
         if adopt.any():
             m.st_on |= adopt
             m.st_ever |= adopt
@@ -209,8 +234,33 @@ class State(mesa.Agent):
         m.adequacy_progress += np.where(ch.get("adequacy", 0) > 0, rate * np.minimum(ch.get("adequacy", 0), 1.5), -rate / 2)
         comp = np.minimum(ch.get("within_district_spending", 0) + m.fed_channel("within_district_spending"), 1.0)
         m.comparability += (comp - m.comparability) * 0.1
-        np.clip(m.spend_progress, 0, 1, out=m.spend_progress)
-        np.clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
+        clip(m.spend_progress, 0, 1, out=m.spend_progress)
+        clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
+
+
+class _Sample:
+    """A uniformly random subset of `n` districts of `pool`, drawn lazily in random order:
+    `take(c)` returns the next c (the first c of a uniformly random permutation of the subset)."""
+
+    def __init__(self, pool, n, g):
+        self.pool, self.n, self.g, self.used = pool, n, g, None
+
+    def take(self, c):
+        g, pool = self.g, self.pool
+        if self.used is None:   # the first take: a uniform sample in random order
+            self.used = np.zeros(len(pool), bool)
+            out = g.choice(len(pool), c, replace=False)
+        else:                   # later: uniform among those not yet taken
+            parts, got = [], 0
+            while got < c:
+                x = g.choice(len(pool), min(len(pool), 2 * (c - got) + 16), replace=False)
+                x = x[~self.used[x]][:c - got]
+                self.used[x] = True
+                parts.append(x)
+                got += len(x)
+            out = np.concatenate(parts)
+        self.used[out] = True
+        return pool[out]
 
 
 class District(mesa.Agent):
@@ -245,116 +295,222 @@ class District(mesa.Agent):
     @staticmethod
     def step_all(m):
         p, q, w = m.p, m.quarter, m.world
-        n_d, n_k = m.active.shape
-        u_d = m.rng_risk.random((n_d, 2))
-        u_prog = m.rng_risk.random((2, n_d, n_k))
-        ua = m.rng_adopt.random((n_d, n_k))
+        g = m.quarter_rng()
         strat = m.spec.strategy
+        n_d = w.n_districts
 
-        # Capacity: budget x time x buy-in (the guide's three constraints).
+        # Capacity: budget x time x buy-in (the guide's three constraints), read per district
+        # where needed (model.capacity_at) from these factors, fixed for the quarter.
         cut = p["recession_budget_cut"] * (1 - strat.funding_diversification) if m.in_recession else 0.0
-        budget = np.clip(0.55 + w.d_spend_tilt * 2, 0.2, 1.0) * (1 - cut) * min(strat.budget_multiplier, 1.5) ** 0.5
-        time = np.clip(1 - m.burnout, 0.1, 1)
-        m.buy_in[:] = np.clip(m.buy_in + (m.plan.support_at("community_support", q) * 0.02), 0, 1)
-        buy = np.clip(m.buy_in * strat.buy_in_multiplier, 0.02, 1)
-        m.capacity[:] = (budget * time * buy) ** (1 / 3)
-        m.prereq |= u_d[:, 1] < m.plan.support_at("prerequisites", q) * 0.05
+        support = m.plan.support_at("community_support", q)
+        if support:
+            clip(m.buy_in + support * 0.02, 0, 1, out=m.buy_in)
+        m.set_capacity((1 - cut) * min(strat.budget_multiplier, 1.5) ** 0.5)
+        # Each district without the prerequisites gains them with probability `ps` this quarter.
+        ps = min(m.plan.support_at("prerequisites", q) * 0.05, 1.0)
+        if ps > 0:
+            m.prereq[g.choice(n_d, g.binomial(n_d, ps), replace=False)] = True
 
         # Leadership turnover: a new superintendent may drop programs that are neither
-        # institutionalised nor run as a lens.
-        leave = u_d[:, 0] < _hazard(p["superintendent_turnover"] * (1 + m.burnout))
-        reform = m.active.any(1)
-        m.count("leadership_changes", int((leave & reform).sum()))
-        final = m.phase >= m.final_phase[None, :]
-        drop = leave[:, None] & m.active & ~final & ~m.lens[:, None] & (u_prog[1] > 1 - p["turnover_program_loss"])
-        m.end_programs(drop, "dropped")
+        # institutionalised nor run as a lens. Only districts running programs are affected.
+        cd, ck = m.cells.d, m.cells.k
+        if len(cd):
+            reform = np.flatnonzero(np.bincount(cd, minlength=n_d))
+            leave = reform[g.random(len(reform)) < _hazard(p["superintendent_turnover"] * (1 + m.burnout[reform]))]
+            m.count("leadership_changes", len(leave))
+            if len(leave):
+                left = np.zeros(n_d, bool)
+                left[leave] = True
+                at_risk = np.flatnonzero(left[cd] & (m.cells.phase < m.final_phase[ck]) & ~m.lens[cd])
+                m.end_cells(at_risk[g.random(len(at_risk)) < p["turnover_program_loss"]], "dropped")
+                m.cells.compact()
 
         # Adoption toward the plan's targets, within each program family's budget.
-        District._adopt(m, ua)
+        District._adopt(m, g)
 
         # Implementation timeline: advance phases; weak fidelity stalls.
-        m.q_in_phase[m.active] += 1
-        due = m.active & (m.q_in_phase >= m.phase_len()) & (m.phase < m.final_phase[None, :])
-        stall = due & (m.fidelity < 0.3) & (u_prog[1] < 0.5)
-        adv = due & ~stall
-        m.phase[adv] += 1
-        m.q_in_phase[adv] = 0
-        m.phase_changed()
-        np.maximum(m.reached, np.where(m.active, m.phase, -1), out=m.reached)
+        c = m.cells
+        c.qin += 1
+        due = np.flatnonzero((c.qin >= m.phase_quarters[c.k, c.phase]) & (c.phase < m.final_phase[c.k]))
+        weak = due[c.fid[due] < 0.3]
+        stall = weak[g.random(len(weak)) < 0.5]
+        adv = np.delete(due, np.searchsorted(due, stall)) if len(stall) else due
+        if len(adv):
+            c.phase[adv] += 1
+            c.qin[adv] = 0
+            dk, kk, ph = c.d[adv], c.k[adv], c.phase[adv]
+            m.phase_T[kk, dk] = ph
+            m.reached_T[kk, dk] = np.maximum(m.reached_T[kk, dk], ph)
 
         # Fidelity drifts toward what capacity, prerequisites and support allow; burnout from
         # concurrent programs (pitfall 4) erodes it.
         rushed = 1.25 - 0.5 * strat.pacing  # fast pacing leaves less time for training and design
-        target = (m.capacity[:, None] * np.where(m.prereq, 1.0, 0.5)[:, None] * rushed
-                  * (1 + m.plan.support_at("fidelity", q)) * (1 - 0.5 * m.burnout[:, None]))
-        m.fidelity += (np.clip(target, 0, 1) - m.fidelity) * 0.15
-        n_active = m.active.sum(1)
+        d = c.d
+        m.cell_capacity = m.capacity_at(d)   # also read by the risks below (cells unchanged until then)
+        target = (m.cell_capacity * np.where(m.prereq[d], 1.0, 0.5) * rushed
+                  * (1 + m.plan.support_at("fidelity", q)) * (1 - 0.5 * m.burnout[d]))
+        c.fid += (clip(target, 0, 1) - c.fid) * 0.15
+        n_active = np.bincount(d, minlength=n_d)
         m.burnout += (p["burnout_rate"] * n_active - 0.08 * (n_active == 0) - 0.02) * DT
-        np.clip(m.burnout, 0, 1, out=m.burnout)
+        clip(m.burnout, 0, 1, out=m.burnout)
 
-        # Risks that end programs, on the (few) active programs only.
-        idx = np.nonzero(m.active)
-        u_act = u_prog[0][idx]
-        lo = risks.implementation_failure(m, idx, u_act, 0.0)
-        lo = risks.court_challenges(m, idx, u_act, lo)
-        risks.recession_cuts(m, idx, u_act, lo)
+        # Risks that end programs: one uniform per active program, competing risks.
+        u = g.random(len(c))
+        lo = risks.implementation_failure(m, u)
+        lo = risks.court_challenges(m, u, lo)
+        risks.recession_cuts(m, u, lo)
+        c.compact()
 
     @staticmethod
-    def _adopt(m, ua):
+    def adoption(m):
+        """This quarter's adoption hazards: returns (hazard, bound) where hazard(d, k) is the
+        hazard of program k[i] in district d[i] (0 where not eligible) and bound[i] an upper
+        bound of it over the candidate stratum i (`model.fixed.strata`). Call after this
+        quarter's drops, before any start."""
         p, q, w = m.p, m.quarter, m.world
-        strat = m.spec.strategy
-        n_d, n_k = m.active.shape
-        ch = m.state_channels()
-        climate_mult = ((m.climate / CLIMATE_REF) ** p["climate_exponent"])[w.d_state]
-        coal_mult = ((m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"])[w.d_state]
-        cap_mult = (m.capacity / CAPACITY_REF) ** p["capacity_weight"]
-        stories = (STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2))[w.d_state]
-        peers = m.region_share_active()
-        hazard = np.zeros((n_d, n_k))
-        for row in m.active_rows(m.plan.local_rows):
-            k = row.index
-            prog = m.programs[k]
-            smask = (row.mask & m.dynamic_mask(row.where))[w.d_state]
-            elig = smask & m.eligible[:, k] & ~m.active[:, k] & ~m.recently_ended(k)
-            for e in row.action.eligibility:
-                elig &= m.eligibility_condition(e)
-            count = m.active[:, k][row.mask[w.d_state]].sum()
-            need = max(row.target - count, 0.0)
-            if need <= 0 or not elig.any():
+        F = m.fixed
+        n_k, n_s, n_d = len(m.programs), m.n_states, w.n_districts
+        c = m.cells
+        climate_mult = (m.climate / CLIMATE_REF) ** p["climate_exponent"]
+        cw = p["capacity_weight"]
+        wdiff = p["diffusion_neighbor_weight"]
+        peers = np.bincount(w.d_region[c.d] * n_k + c.k, minlength=w.n_regions * n_k).reshape(w.n_regions, n_k) / F.region_n[:, None]
+        lo_cap, hi_cap = m.capacity_range()
+        cap_bound = (max((hi_cap / CAPACITY_REF) ** cw, (lo_cap / CAPACITY_REF) ** cw) if lo_cap > 0
+                     else (hi_cap / CAPACITY_REF) ** max(cw, 0))
+        # Rows pushing a program this quarter, all at once: row r of program k_r gives district d
+        # the rate base[r] * ms[r, state(d)] * (district multiplier) where cond[r, d].
+        R = m.rows_local
+        a = R.active_at(q)
+        n_a = len(a)
+        base = np.zeros(n_a)
+        slot = np.zeros(n_a, int)
+        if n_a:
+            k_a = R.k[a]
+            smask = R.mask[a]
+            dmask = R.dmask_el[a]
+            if R.where[a].any():
+                smask = smask & m.dynamic_masks()[R.where[a]]
+                dmask = smask[:, w.d_state] & F.eligible_T[k_a]
+            fresh = ~m.active_T & ((q - m.ended_T) >= 8)   # not running, not ended in the last two years
+            cond = fresh[k_a] & dmask
+            conds = {}
+            for i, r in enumerate(a):
+                for name in R.conds[r]:
+                    if name not in conds:
+                        conds[name] = m.eligibility_condition(name)
+                    cond[i] &= conds[name]
+            n_el = np.count_nonzero(cond, axis=1)
+            act_sk = np.bincount(w.d_state[c.d] * n_k + c.k, minlength=n_s * n_k).reshape(n_s, n_k)
+            need = np.maximum(R.target[a] - (R.mask[a] * act_sk[:, k_a].T).sum(1), 0.0)
+            go = (need > 0) & (n_el > 0)
+            base = np.where(go, need / np.maximum(R.pace_end[a] - q, 2) / np.maximum(n_el, 1) * 4, 0.0)
+            stories = STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2)
+            story = np.where(R.phase1[a][:, None], np.maximum(stories, 1.0), stories)
+            st_mult = climate_mult * (m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"]
+            ms = (smask * st_mult * story * (1 + m.fed_program_hazard()[k_a][:, None] + m.state_program_hazard()[:, k_a].T)
+                  * (R.intensity[a] * m.pace)[:, None])
+            row_bound = np.zeros(n_k)
+            np.maximum.at(row_bound, k_a, base * ms.max(1))
+            seen = {}
+            for i, k in enumerate(k_a.tolist()):
+                slot[i] = seen.get(k, 0)
+                seen[k] = slot[i] + 1
+        else:
+            row_bound = np.zeros(n_k)
+        n_plan = int(slot.max()) + 1 if n_a else 0
+        # (program, slot) -> active row; -1 where none
+        row_of = np.full((n_k, max(n_plan, 1)), -1)
+        if n_a:
+            row_of[k_a, slot] = np.arange(n_a)
+        # Upper bound of each program's hazard over its pool, then thinning per stratum.
+        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
+        bg_bound = F.bg_rate * climate_mult.max()
+        hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
+        log_ref = np.log(CAPACITY_REF)
+
+        def hazard(cd, ck):
+            """Adoption hazard this quarter of program ck[i] in district cd[i]."""
+            flat = ck * n_d + cd
+            s = w.d_state[cd]
+            rate = np.where(m.active_T.ravel()[flat], 0.0, F.bg_rate[ck] * climate_mult[s])
+            if n_plan:
+                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers.ravel()[w.d_region[cd] * n_k + ck])
+                         * F.size_mult_kd.ravel()[flat])
+                for j in range(n_plan):
+                    r = row_of[ck, j]
+                    has = r >= 0
+                    r = np.maximum(r, 0)
+                    ok = has & cond.ravel()[r * n_d + cd]
+                    rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
+            return _hazard(rate)
+
+        return hazard, hb
+
+    @staticmethod
+    def _adopt(m, g):
+        """Each eligible district adopts each pushed program with the hazard of the plan's rows
+        (the largest if several rows push it) or the background rate; then each family's budget
+        admits the new starts in random order until the money runs out.
+
+        Done lazily: candidates are drawn by thinning (see the module docstring), put in a
+        uniformly random order, and their hazards are evaluated in growing chunks only until the
+        money runs out; late in a campaign thousands of districts want a program and the budget
+        admits a few dozen. The started set has the distribution of the plain rule: the random
+        priority order restricted to the adopters is a uniformly random order of the adopters."""
+        d, k = District.starts(m, g, *District.adoption(m))
+        m.start_cells(d, k)
+
+    @staticmethod
+    def starts(m, g, hazard, hb):
+        """The (districts, programs) that start this quarter, given the adoption hazards."""
+        F, c = m.fixed, m.cells
+        none = np.zeros(0, np.int64)
+        n_cand = g.binomial(F.stratum_n, hb)
+        strata = ([], [])   # per family: (program, candidates in random order, bound)
+        for i in np.flatnonzero(n_cand):
+            k = F.stratum_k[i]
+            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
+        if not (strata[0] or strata[1]):
+            return none, none
+        spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
+        new_d, new_k = [], []
+        for f, fam in enumerate(("integration", "general")):
+            S = strata[f]
+            if not S:
                 continue
-            left = max(row.pace_end_q - q, 2)
-            base_rate = need / left / elig.sum() * 4
-            fed = m.fed_channel(f"hazard:{prog.id}")
-            st = ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[w.d_state]
-            mult = (climate_mult * coal_mult * cap_mult * _stories(stories, row) * (1 + p["diffusion_neighbor_weight"] * peers[:, k])
-                    * (1 + fed + st) * row.intensity * m.pace)
-            if prog.family == "integration":
-                mult = mult * m.size_mult
-            hazard[:, k] = np.maximum(hazard[:, k], np.where(elig, base_rate * mult, 0.0))
-        # Background spread without a campaign.
-        bg = {"restorative": p["background_restorative_rate"], "controlled_choice": p["background_integration_rate"]}
-        for name, rate in bg.items():
-            k = m.program_index[name]
-            ok = m.eligible[:, k] & ~m.active[:, k]
-            hazard[:, k] = np.maximum(hazard[:, k], np.where(ok, rate * climate_mult, 0.0))
-        adopt = ua < _hazard(hazard)
-        if not adopt.any():
-            return
-        # Budgets: new starts in random priority order until the family's money runs out.
-        for fam in ("integration", "general"):
-            ks = m.family_programs[fam]
-            cand = adopt[:, ks]
-            if not cand.any():
+            money = m.family_funds(fam) - spent[f]
+            if money < 0:
                 continue
-            money = m.family_funds(fam) - (m.active[:, ks] * m.program_cost[:, ks]).sum()
-            idx = np.nonzero(cand)
-            order = np.argsort(ua[:, ks][idx], kind="stable")
-            costs = m.program_cost[:, ks][idx][order]
-            ok = np.cumsum(costs) <= money
-            keep = np.zeros_like(cand)
-            keep[idx[0][order][ok], idx[1][order][ok]] = True
-            adopt[:, ks] = keep
-        m.start_programs(adopt)
+            left = np.array([x.n for _, x, _ in S])
+            chunk, total = 1024, 0.0
+            while left.sum():
+                # The next `chunk` candidates of a uniformly random interleaving of the strata
+                # (each already in random order), in random order.
+                n = min(chunk, int(left.sum()))
+                cnt = left if n == left.sum() else g.multivariate_hypergeometric(left, n)
+                sel = np.flatnonzero(cnt)
+                cd = np.concatenate([S[i][1].take(cnt[i]) for i in sel])
+                ck = np.repeat([S[i][0] for i in sel], cnt[sel])
+                hb = np.repeat([S[i][2] for i in sel], cnt[sel])
+                left = left - cnt
+                o = g.permutation(len(cd))
+                cd, ck, hb = cd[o], ck[o], hb[o]
+                adopt = np.flatnonzero(g.random(len(cd)) * hb < hazard(cd, ck))
+                ad, ak = cd[adopt], ck[adopt]
+                spend = total + np.cumsum(F.size_cost[ad] * F.base_cost[ak])
+                fits = spend <= money
+                n_fit = len(fits) if fits.all() else int(np.argmin(fits))
+                new_d.append(ad[:n_fit])
+                new_k.append(ak[:n_fit])
+                if n_fit < len(fits):
+                    break
+                if n_fit:
+                    total = float(spend[-1])
+                chunk *= 8
+        if not new_d:
+            return none, none
+        return np.concatenate(new_d), np.concatenate(new_k)
 
 
 class School(mesa.Agent):
@@ -385,34 +541,50 @@ class School(mesa.Agent):
 
     @staticmethod
     def step_all(m):
-        p, q = m.p, m.quarter
-        lag = 0.15  # share of the distance to the new level closed each quarter
+        """Each outcome modifier x moves toward its target T: x += (T - x) * LAG.
+
+        Targets combine a district's own programs (their coverage x fidelity, `eff`) with state
+        and federal policy, e.g. for suspensions T = 1 - (1 - eff * a) * (1 - pressure_state * b).
+        Because the update is linear, x is kept as a state part (relaxing toward what policy
+        alone implies, one number per state) plus a district part (relaxing toward what the
+        district's programs add, nonzero only where a program has run): the sum is the same x.
+        """
+        p = m.p
         ch = m.state_channels()
+        c = m.cells
+        eff = m.cells_coverage() * c.fid
         st = m.world.d_state
-        eff = m.coverage() * m.fidelity * m.active  # (n_d, n_k), 0-1
-        cc, im, re, ta, dt = (m.program_index[k] for k in
-                              ("controlled_choice", "interdistrict_magnet", "restorative", "teacher_assignment", "detracking"))
+        cc, im, re, ta, dt = m.k_cc, m.k_im, m.k_re, m.k_ta, m.k_dt
+        O = m.outcome
+        keep = 1 - LAG
+        sel = {k: np.flatnonzero(c.k == k) for k in (cc, im, re, ta, dt)}
         # Integration: within-district deviation kept; between-district mixing in the region.
-        keep_target = 1 - p["controlled_choice_segregation_cut"] * eff[:, cc]
+        O.seg_gap *= keep
+        i = sel[cc]
+        O.seg_gap[c.d[i]] += LAG * p["controlled_choice_segregation_cut"] * eff[i]
+        i = sel[im]
         region_eff = np.zeros(m.world.n_regions)
-        np.maximum.at(region_eff, m.world.d_region, eff[:, im])
-        mix_target = p["interdistrict_segregation_cut"] * region_eff[m.world.d_region]
-        m.seg_keep += (keep_target - m.seg_keep) * lag
-        m.inter_mix += (mix_target - m.inter_mix) * lag
+        np.maximum.at(region_eff, m.world.d_region[c.d[i]], eff[i])
+        O.mix_r += (p["interdistrict_segregation_cut"] * region_eff - O.mix_r) * LAG
         # Discipline: restorative practices, state mandates, federal enforcement.
-        pressure = np.minimum(ch.get("suspension", 0)[st] + m.fed_channel("suspension"), 1.5)
-        rest = eff[:, re]
-        for g in range(4):
-            black = g == BLACK
+        pressure = np.minimum(ch.get("suspension", np.zeros(m.n_states)) + m.fed_channel("suspension"), 1.5)
+        i = sel[re]
+        d_re = c.d[i]
+        for black, S, Rd in ((False, O.susp_s_nb, O.susp_d_nb), (True, O.susp_s_b, O.susp_d_b)):
             mandate = 1 - pressure * (p["discipline_mandate_cut"] + (p["discipline_mandate_black_extra_cut"] if black else 0))
-            extra = p["restorative_black_extra_cut"] if black else 0.0
-            target = 1 - (1 - rest * (p["restorative_suspension_cut"] + extra)) * mandate
-            m.susp_cut[:, g] += (target - m.susp_cut[:, g]) * lag
+            cut = p["restorative_suspension_cut"] + (p["restorative_black_extra_cut"] if black else 0.0)
+            S += ((1 - mandate) - S) * LAG
+            Rd *= keep
+            Rd[d_re] += LAG * eff[i] * cut * mandate[st[d_re]]
         # Course access: detracking, universal screening, course-access mandates.
-        ap_state = np.minimum(ch.get("ap_gap", 0)[st], 1.5)
-        ap_target = 1 - (1 - eff[:, dt] * p["detracking_ap_gap_cut"]) * (1 - ap_state * p["screening_ap_gap_cut"])
-        m.ap_cut += (ap_target - m.ap_cut) * lag
+        ap_state = np.minimum(ch.get("ap_gap", np.zeros(m.n_states)), 1.5) * p["screening_ap_gap_cut"]
+        O.ap_s += (ap_state - O.ap_s) * LAG
+        O.ap_d *= keep
+        i = sel[dt]
+        O.ap_d[c.d[i]] += LAG * eff[i] * p["detracking_ap_gap_cut"] * (1 - ap_state[st[c.d[i]]])
         # Teachers: incentives and assignment reform, state requirements.
-        t_state = np.minimum(ch.get("teacher_gap", 0)[st], 1.5) * 0.5
-        t_target = 1 - (1 - eff[:, ta] * p["teacher_equity_gap_cut"]) * (1 - t_state * p["teacher_equity_gap_cut"])
-        m.teach_cut += (t_target - m.teach_cut) * lag
+        t_state = np.minimum(ch.get("teacher_gap", np.zeros(m.n_states)), 1.5) * 0.5 * p["teacher_equity_gap_cut"]
+        O.teach_s += (t_state - O.teach_s) * LAG
+        O.teach_d *= keep
+        i = sel[ta]
+        O.teach_d[c.d[i]] += LAG * eff[i] * p["teacher_equity_gap_cut"] * (1 - t_state[st[c.d[i]]])

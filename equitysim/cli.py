@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -25,10 +26,12 @@ def app():
     pass
 
 
-def _progress_bar(total: int, label: str):
-    """A rich progress bar on a terminal; nothing when stderr is not a terminal."""
+@contextmanager
+def progress_bar(total: int, label: str):
+    """Yield `advance(n)`: a rich progress bar (done, rate, ETA) on a terminal, a no-op elsewhere."""
     if not sys.stderr.isatty():
-        return None, (lambda n: None)
+        yield lambda n: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -43,7 +46,8 @@ def _progress_bar(total: int, label: str):
         if t.elapsed:
             prog.update(task, rate=f"{t.completed / t.elapsed:.1f} runs/s")
 
-    return prog, advance
+    with prog:
+        yield advance
 
 
 @app.command()
@@ -67,15 +71,9 @@ def run(scenario, replications, seed, jobs, scale, as_json, out, report):
         spec = spec.model_copy(update={"scale": scale})
     from .ensemble import run as run_ensemble
 
-    prog, advance = _progress_bar(replications, f"{spec.name}")
-    if prog:
-        prog.start()
-    try:
+    with progress_bar(replications, spec.name) as advance:
         result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance,
                               trajectories=report is not None, states=report is not None)
-    finally:
-        if prog:
-            prog.stop()
     if out is not None:
         result.runs.to_parquet(out)
     if report is not None:
@@ -133,10 +131,10 @@ def params(markdown, as_json):
     from rich.table import Table
 
     t = Table(title="equitysim parameters", show_lines=False)
-    for col in ("name", "unit", "default", "range", "source"):
+    for col in ("name", "unit", "default", "range", "dist", "source"):
         t.add_column(col, overflow="fold")
     for p in P.registry().values():
-        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.source)
+        t.add_row(p.name, p.unit, f"{p.default:g}", f"{p.low:g}-{p.high:g}", p.dist, p.source)
     Console().print(t)
 
 
@@ -145,8 +143,8 @@ def params(markdown, as_json):
 @click.option("--seed", type=click.IntRange(min=0), default=2027, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def world(scale, seed, as_json):
-    """Summarise the synthesised baseline world."""
-    from .baseline import world_summary
+    """Summarise the synthesised baseline world and its calibration."""
+    from .baseline import by_state, calibration, world_summary
 
     s = world_summary(scale, seed)
     if as_json:
@@ -155,21 +153,40 @@ def world(scale, seed, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=max(120, Console().width))
     con.print(f"states {s['states']}, districts {s['districts']:,}, schools {s['schools']:,}, "
-              f"students {s['students']:,} (data year {s['source_year']})")
+              f"students {s['students']:,} (data year {s['source_year']}, scale {scale:g}, seed {seed})")
     con.print(f"median within-district dissimilarity {s['dissimilarity_median']:.3f}; "
               f"Black/white suspension ratio {s['suspension_ratio_black_white']:.2f}")
-    t = Table("state", "per-pupil $", "districts", "schools", "students")
-    for code, row in s["by_state"].items():
-        t.add_row(code, f"{row['per_pupil']:,.0f}", f"{row['districts']:,}", f"{row['schools']:,}", f"{row['students']:,}")
+    cal = Table("calibration check", "model", "target", "tolerance", "ok", "target from",
+                title="Calibration (data/SOURCES.md, data/national_benchmarks.csv)")
+    for r in calibration(scale, seed).itertuples():
+        cal.add_row(r.check, f"{r.model:,.3f}", f"{r.target:,.3f}", f"{r.low:,.3f} to {r.high:,.3f}",
+                    "yes" if r.ok else "NO", r.basis)
+    con.print(cal)
+    if scale != 1.0:
+        con.print("The national-distribution tolerances apply to the full-size world (scale 1); a smaller "
+                  "world keeps at least one district per state, so its size distribution shifts.")
+    t = Table("state", "per-pupil $", "districts", "schools", "students",
+              title="By state (world; * = school count estimated, see SOURCES.md)")
+    for code, row in by_state(scale, seed).iterrows():
+        t.add_row(code, f"{row.per_pupil:,.0f}", f"{row.districts:,}",
+                  f"{row.schools:,}{' *' if row.schools_estimated else ''}", f"{row.students:,}")
     con.print(t)
 
 
 # Commands from the experiment, analysis and presentation layers register below, one import
 # and one app.add_command(...) per module, so that the core CLI stays small.
-from .cli_present import app_command, plot_command, report_command  # noqa: E402  (presentation)
-app.add_command(report_command); app.add_command(plot_command); app.add_command(app_command)  # noqa: E702
+from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
+from . import cli_sensitivity as _sensitivity  # noqa: E402  sensitivity, discover
+from .cli_present import app_command, plot_command, report_command  # noqa: E402  presentation
+from .cli_sequencing import sequence  # noqa: E402
+from .cli_validation import validation  # noqa: E402
+
+for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence,
+             _sensitivity.sensitivity, _sensitivity.discover, validation,
+             report_command, plot_command, app_command):
+    app.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

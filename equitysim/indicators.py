@@ -17,7 +17,11 @@ TRAJECTORY_METRICS = (
     "adequacy_gap", "teacher_experience_gap", "suspension_ratio_black_white", "suspension_gap_pp",
     "ap_gap", "achievement_gap", "graduation_gap_pp",
 )
-OPPORTUNITY_PARTS = ("spending_gap", "teacher_experience_gap", "ap_gap")
+# Resource access (students in districts below adequacy), teacher experience and course access.
+# The spending gap between high- and low-minority schools is reported but not used here: its
+# baseline is near zero nationally (state formulas are roughly flat on average), so a ratio to it
+# is unstable.
+OPPORTUNITY_PARTS = ("adequacy_gap", "teacher_experience_gap", "ap_gap")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Indicator:
     rule: str
     threshold: float
     operational: str
+    phrase: str = ""   # plain words: "10 states enact funding reform by year 5"
     scales_with_world: bool = False
 
     def threshold_at(self, scale: float = 1.0) -> float:
@@ -45,7 +50,7 @@ def indicators() -> tuple[Indicator, ...]:
 
 
 def opportunity_gap_index(now: dict, baseline: dict) -> float:
-    """Mean of spending, teacher-experience and AP gaps, each as a share of its baseline
+    """Mean of the adequacy, teacher-experience and AP gaps, each as a share of its baseline
     (1 = unchanged, 0 = closed). Unitless."""
     parts = [now[k] / baseline[k] for k in OPPORTUNITY_PARTS if baseline[k] > 0]
     return float(np.mean(parts)) if parts else math.nan
@@ -72,6 +77,24 @@ def evaluate(snapshots: dict[int, dict], baseline: dict, scale: float = 1.0) -> 
     """All twelve indicators for one run; an indicator whose horizon was not reached is False."""
     return {i.id: bool(i.horizon_year in snapshots and is_met(i, snapshots[i.horizon_year], baseline, scale))
             for i in indicators()}
+
+
+def markdown() -> str:
+    """docs/indicators.md: each indicator, its horizon and how its target is made operational."""
+    lines = ["# Success indicators", "",
+             "Generated from `equitysim/data/indicators.toml` (`python -c \"import equitysim.indicators as i; "
+             "print(i.markdown(), end='')\" > docs/indicators.md`); do not edit by hand.", "",
+             "The roadmap's twelve success indicators, judged at the end of years 2, 5 and 10 of each "
+             "replication. P(met) is the share of replications in which the rule holds.", "",
+             "| id | roadmap target | year | measure | rule | how the target is made operational |",
+             "|---|---|---|---|---|---|"]
+    for i in indicators():
+        rule = {"at_least": f">= {i.threshold:g}", "all_states": f"all {i.threshold:g} states",
+                "yes": "yes", "reduced_by": f"<= {1 - i.threshold:g} x baseline"}[i.rule]
+        scaled = " (x world scale)" if i.scales_with_world else ""
+        lines.append(f"| `{i.id}` | {i.label}: {i.target} | {i.horizon_year} | `{i.measure}` | {rule}{scaled} | "
+                     f"{i.operational} |")
+    return "\n".join(lines) + "\n"
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:

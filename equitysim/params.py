@@ -16,6 +16,9 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Param:
+    """One registry entry. `dist` is the distribution for uncertainty analysis: "uniform" on
+    [low, high], or "triangular" on [low, high] with its mode at `default`."""
+
     name: str
     unit: str
     default: float
@@ -58,6 +61,26 @@ def resolve(overrides: dict[str, float] | None = None) -> dict[str, float]:
             raise KeyError(k)
         values[k] = float(v)
     return values
+
+
+def salib_problem(names: list[str], ranges: dict[str, tuple[float, float]] | None = None) -> dict:
+    """A SALib problem over registry parameters with their distributions: uniform over [low, high],
+    or triangular over [low, high] peaked at the default (SALib 'triang': [low, high, peak as a
+    share of the width]). `ranges` narrows [low, high] for some parameters."""
+    reg = registry()
+    ranges = ranges or {}
+    bounds, dists = [], []
+    for n in names:
+        p = reg[n]
+        lo, hi = (float(x) for x in ranges.get(n, (p.low, p.high)))
+        if p.dist == "triangular":
+            peak = min(max((p.default - lo) / (hi - lo), 0.0), 1.0)
+            bounds.append([lo, hi, peak])
+            dists.append("triang")
+        else:
+            bounds.append([lo, hi])
+            dists.append("unif")
+    return {"num_vars": len(names), "names": list(names), "bounds": bounds, "dists": dists}
 
 
 def table() -> pd.DataFrame:

@@ -404,7 +404,8 @@ def diffusion_graph(result, policy: str):
     u -> v joins bordering states that both enact it in most futures, u typically first."""
     import networkx as nx
 
-    from .world import adjacency, load_states
+    from .network import adjacency_matrix as adjacency
+    from .world import load_states
 
     first = result.first_enacted(policy)
     share = first.notna().mean()

@@ -1,10 +1,12 @@
 """The five stochastic risks and their mitigations, as vectorised hazards.
 
-Each function takes the model and pre-drawn uniforms, so that every scenario consumes the same
-random numbers each quarter (common random numbers across scenarios), and records events in
-`model.counts`. District-level risks are competing: they share one uniform per program and each
-claims the slice [lo, lo + hazard) of it, returning the new `lo`. Draws that depend on an event
-having happened (was a challenged plan struck down?) come from a separate stream, `rng_cond`.
+Each function takes the model and pre-drawn uniforms and records events in `model.counts`.
+State-level draws come in fixed-size blocks, so that every scenario consumes the same random
+numbers each quarter (common random numbers across scenarios). District-level risks act on the
+active programs (`model.cells`) and are competing: they share one uniform per active program and
+each claims the slice [lo, lo + hazard) of it, returning the new `lo`; the programs they end are
+removed from the active list after the last of them. Draws that depend on an event having
+happened (was a challenged plan struck down?) come from a separate stream, `rng_cond`.
 
 | risk                   | raised by                                      | mitigation lever (scenario)            |
 |------------------------|------------------------------------------------|----------------------------------------|
@@ -22,6 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 DT = 0.25
+
+
+def clip(x, lo, hi, out=None):
+    """np.clip without its Python-level overhead (it matters for 51-element arrays)."""
+    return np.minimum(np.maximum(x, lo, out=out), hi, out=out)
 
 
 def _hazard(rate_per_year):
@@ -43,14 +50,13 @@ def state_backlash(m, u_event, u_repeal) -> None:
     """Backlash in a state: hazard ~ visibility x pacing x (1 - coalition damping)."""
     p, w = m.p, m.world
     strat = m.spec.strategy
+    c = m.cells
     vis_policy = m.st_on @ m.policy_backlash
-    vis_prog = np.bincount(w.d_state, weights=(m.active * m.coverage() * m.program_visible).sum(1),
-                           minlength=m.n_states)
-    diverse = np.maximum(np.bincount(w.d_state, weights=m.eligible.any(1), minlength=m.n_states), 1)
-    visibility = np.clip(vis_policy * 0.3 + vis_prog / diverse * 4, 0, 3)
+    vis_prog = np.bincount(w.d_state[c.d], weights=m.cells_coverage() * m.program_visible[c.k], minlength=m.n_states)
+    visibility = clip(vis_policy * 0.3 + vis_prog / m.fixed.diverse_by_state * 4, 0, 3)
     visibility *= max(0.2, 1 + m.plan.support_at("visibility", m.quarter))
     pacing = 0.5 + strat.pacing
-    damping = 1 - np.clip(p["backlash_coalition_damping"] * m.coal_breadth[:-1]
+    damping = 1 - clip(p["backlash_coalition_damping"] * m.coal_breadth[:-1]
                           + m.plan.support_at("backlash_damping", m.quarter), 0, 0.95)
     hit = u_event < _hazard(p["backlash_rate"] * visibility * pacing * damping)
     if not hit.any():
@@ -62,16 +68,14 @@ def state_backlash(m, u_event, u_repeal) -> None:
     repeal_p = p["backlash_repeal_prob"] * (1 - min(m.plan.support_at("backlash_repeal_cut", m.quarter), 0.9))
     repeal = hit[:, None] & m.st_on & (m.policy_backlash[None, :] >= 0.3) & ~m.locked() & (u_repeal < repeal_p)
     m.st_on &= ~repeal
-    # Visible district programs in the state stall or reverse.
-    d_hit = hit[w.d_state]
-    share = p["backlash_reversal_share"] * m.program_visible
-    hit_d = np.flatnonzero(d_hit)
-    rev = m.active[hit_d] & (m.rng_cond.random((len(hit_d), m.active.shape[1])) < share[None, :])
-    d, k = np.nonzero(rev)
-    d = hit_d[d]
-    weak = m.fidelity[d, k] < 0.5
-    m.end_programs((d[weak], k[weak]), "reversed")  # weakly rooted programs are reversed
-    m.fidelity[d[~weak], k[~weak]] *= 0.6          # the rest stall
+    # Visible district programs in the state stall or reverse: each active program in a hit
+    # state reverses with probability `backlash_reversal_share` x its visibility.
+    i = np.flatnonzero(hit[w.d_state[c.d]])
+    rev = i[m.rng_cond.random(len(i)) < p["backlash_reversal_share"] * m.program_visible[c.k[i]]]
+    weak = c.fid[rev] < 0.5
+    m.end_cells(rev[weak], "reversed")  # weakly rooted programs are reversed
+    c.fid[rev[~weak]] *= 0.6             # the rest stall
+    c.compact()
 
 
 def hostile_repeal(m, u) -> None:
@@ -86,33 +90,33 @@ def hostile_repeal(m, u) -> None:
         m.st_on[s, js[int(u[s] * 1e6) % len(js)]] = False
 
 
-def implementation_failure(m, idx, u, lo):
+def implementation_failure(m, u, lo=0.0):
     """Programs fail with a hazard that falls with capacity, fidelity, technical assistance
-    and starting as a pilot, and rises with burnout. `idx` = (districts, programs) of the
-    active programs, `u` their uniforms."""
+    and starting as a pilot, and rises with burnout. `u`: one uniform per active program."""
     p = m.p
-    d, k = idx
+    c = m.cells
+    d, k = c.d, c.k
     strat = m.spec.strategy
     ta = min(1.0, strat.technical_assistance * 0.5 + m.fed_channel("ta") + m.plan.support_at("ta", m.quarter))
     rate = (p["implementation_failure_rate"] * (1 - p["ta_failure_reduction"] * ta)
             * (1 - (p["pilot_failure_reduction"] if strat.pilot_first else -0.3))
             * (0.5 + strat.pacing)
-            * (1.6 - m.capacity[d]) * (1.4 - m.fidelity[d, k]) * (1 + m.burnout[d]))
-    h = _hazard(rate) * (m.phase[d, k] < m.final_phase[k])
-    fail = (u >= lo) & (u < lo + h)
-    m.count("implementation_failures", int(fail.sum()))
-    m.end_programs((d[fail], k[fail]), "failed")
+            * (1.6 - m.cell_capacity) * (1.4 - c.fid) * (1 + m.burnout[d]))
+    h = _hazard(rate) * (c.phase < m.final_phase[k])
+    fail = np.flatnonzero((u >= lo) & (u < lo + h))
+    m.count("implementation_failures", len(fail))
+    m.end_cells(fail, "failed")
     return lo + h
 
 
-def court_challenges(m, idx, u, lo):
+def court_challenges(m, u, lo):
     """Integration programs are challenged; race-conscious designs are struck down far more
     often than race-neutral ones. Federal guidance on legal options lowers the odds."""
     p = m.p
-    d, k = idx
+    c = m.cells
     race = m.spec.strategy.legal_design == "race_conscious"
     rate = p["court_challenge_rate"] * (1.0 if race else 0.5)
-    at_risk = m.race_conscious_possible[k] & (m.coverage()[d, k] > 0)
+    at_risk = m.race_conscious_possible[c.k] & (m.cells_coverage() > 0) & ~c.dead
     h = _hazard(rate) * at_risk
     challenged = (u >= lo) & (u < lo + h)
     if m.event_now("court_ruling"):
@@ -122,19 +126,19 @@ def court_challenges(m, idx, u, lo):
         m.count("court_challenges", n)
         strike = p["court_strike_prob_race_conscious"] if race else p["court_strike_prob_within_law"]
         strike *= 1 - min(0.8, m.fed_channel("legal_clarity"))
-        struck = challenged & (m.rng_cond.random(len(d)) < strike)
-        m.end_programs((d[struck], k[struck]), "struck")
+        i = np.flatnonzero(challenged)
+        m.end_cells(i[m.rng_cond.random(n) < strike], "struck")
     return lo + h
 
 
-def recession_cuts(m, idx, u, lo):
+def recession_cuts(m, u, lo):
     """During a recession, districts that run equity as a program (not a lens) cut programs;
     diversified funding softens it."""
     if not m.in_recession:
         return lo
-    d, k = idx
+    c = m.cells
     prob = m.p["recession_program_cut_prob"] * (1 - m.spec.strategy.funding_diversification)
-    cut = ~m.lens[d] & (u >= lo) & (u < lo + prob)
-    m.count("funding_cuts", int(cut.sum()))
-    m.end_programs((d[cut], k[cut]), "cut")
+    cut = np.flatnonzero(~m.lens[c.d] & ~c.dead & (u >= lo) & (u < lo + prob))
+    m.count("funding_cuts", len(cut))
+    m.end_cells(cut, "cut")
     return lo + prob

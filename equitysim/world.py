@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import params as _params
+from .network import adjacency_matrix
 
 GROUPS = ("white", "black", "hispanic", "other")
 WHITE, BLACK, HISPANIC, OTHER = range(4)
@@ -54,16 +55,11 @@ def load_states() -> pd.DataFrame:
 
     # Schools: where a state's count is missing, estimate it from its districts and enrollment
     # (least squares on the states with published counts), scaled so that the national total
-    # matches CCD's 99,271 (flagged `schools_estimated`).
+    # matches CCD's 99,271 exactly (largest-remainder rounding; flagged `schools_estimated`).
     sch_missing = df["schools"].isna()
     df["schools_estimated"] = sch_missing
     if sch_missing.any():
-        known = df.loc[~sch_missing]
-        X = known[["districts", "enrollment"]].to_numpy(float)
-        coef, *_ = np.linalg.lstsq(X, known["schools"].to_numpy(float), rcond=None)
-        guess = np.maximum(df.loc[sch_missing, ["districts", "enrollment"]].to_numpy(float) @ coef, 1)
-        guess *= (NATIONAL_SCHOOLS - known["schools"].sum()) / guess.sum()
-        df.loc[sch_missing, "schools"] = np.maximum(np.round(guess), df.loc[sch_missing, "districts"])
+        df.loc[sch_missing, "schools"] = _estimate_schools(df, sch_missing.to_numpy())
     df["schools"] = df["schools"].astype(int)
     df["districts"] = df["districts"].astype(int)
 
@@ -76,6 +72,25 @@ def load_states() -> pd.DataFrame:
         df["litigation_pending"] = False
     df["climate"] = _baseline_climate(df)
     return df
+
+
+def _estimate_schools(df: pd.DataFrame, missing: np.ndarray) -> np.ndarray:
+    """Estimated school counts for the `missing` rows (ESTIMATE; method in data/SOURCES.md).
+
+    schools ~ a x districts + b x enrollment, fitted by least squares on the states with a
+    published count, then scaled so that all states together have CCD's national total, rounded
+    by largest remainder (so the total is exact) and kept at least one school per district.
+    """
+    known = df.loc[~missing]
+    X = known[["districts", "enrollment"]].to_numpy(float)
+    coef, *_ = np.linalg.lstsq(X, known["schools"].to_numpy(float), rcond=None)
+    guess = np.maximum(df.loc[missing, ["districts", "enrollment"]].to_numpy(float) @ coef, 1)
+    target = NATIONAL_SCHOOLS - int(known["schools"].sum())
+    guess *= target / guess.sum()
+    out = np.floor(guess).astype(int)
+    out[np.argsort(-(guess - out))[: target - out.sum()]] += 1
+    # A state never has fewer schools than districts (each district runs at least one).
+    return np.maximum(out, df.loc[missing, "districts"].to_numpy(int))
 
 
 def _baseline_climate(df: pd.DataFrame) -> np.ndarray:
@@ -97,17 +112,6 @@ def _baseline_climate(df: pd.DataFrame) -> np.ndarray:
     climate[df["favorable"].to_numpy()] = np.maximum(climate[df["favorable"].to_numpy()], 0.75)
     climate[df["demographic_pressure"].to_numpy()] = np.clip(climate[df["demographic_pressure"].to_numpy()], 0.35, 0.5)
     return climate
-
-
-def adjacency(states: pd.DataFrame) -> np.ndarray:
-    """Symmetric 0/1 border matrix in the order of `states`."""
-    codes = list(states.index)
-    pos = {c: i for i, c in enumerate(codes)}
-    a = np.zeros((len(codes), len(codes)), dtype=np.int8)
-    for c, nb in states["neighbors"].fillna("").items():
-        for n in filter(None, str(nb).split(";")):
-            a[pos[c], pos[n]] = a[pos[n], pos[c]] = 1
-    return a
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     r_state = np.repeat(np.arange(n_st), n_r_s)
 
     return World(
-        scale=scale, seed=seed, states=st, adjacency=adjacency(st),
+        scale=scale, seed=seed, states=st, adjacency=adjacency_matrix(st),
         d_state=d_state, d_region=d_region, d_first_school=d_first, d_nschools=d_ns,
         d_enroll=d_enroll, d_share=d_share, d_spend_tilt=d_spend_tilt, d_prereq=d_prereq,
         d_community=d_community, d_union=d_union, d_principal=d_principal, d_lens=d_lens,

@@ -41,8 +41,8 @@ def test_reduced_by_rule():
 
 
 def test_opportunity_gap_index():
-    base = {"spending_gap": 0.04, "teacher_experience_gap": 2.0, "ap_gap": 0.25}
-    now = {"spending_gap": 0.02, "teacher_experience_gap": 1.0, "ap_gap": 0.125}
+    base = {"adequacy_gap": 0.2, "teacher_experience_gap": 2.0, "ap_gap": 0.25, "spending_gap": 0.001}
+    now = {"adequacy_gap": 0.1, "teacher_experience_gap": 1.0, "ap_gap": 0.125, "spending_gap": 0.1}
     assert I.opportunity_gap_index(now, base) == pytest.approx(0.5)
     ind = _ind("opportunity_gaps_minus_50pct")
     assert I.is_met(ind, now, base)
@@ -63,3 +63,9 @@ def test_wilson_interval_known_values():
     lo, hi = I.wilson_interval(20, 20)
     assert hi == 1.0 and lo == pytest.approx(0.8389, abs=1e-4)
     assert not math.isnan(I.wilson_interval(0, 0)[0])
+
+
+def test_docs_indicators_md_is_in_sync():
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
+    assert doc.read_text() == I.markdown()

@@ -15,6 +15,20 @@ def test_every_parameter_is_documented():
         assert p.dist in {"uniform", "triangular", "normal", "loguniform"}
 
 
+def test_every_source_is_a_study_a_roadmap_figure_or_a_reasoned_assumption():
+    """A source cites a study or table with its year, the roadmap, a calibration/computation
+    against shipped data, or says 'assumption' and gives the reasoning."""
+    import re
+
+    for p in P.registry().values():
+        s = p.source.strip()
+        if s.lower().startswith("assumption"):
+            assert len(s) >= 40, f"{p.name}: an assumption needs its reasoning, got {s!r}"
+        else:
+            cited = re.search(r"(19|20)\d\d", s) or s.lower().startswith(("roadmap", "calibration", "computed"))
+            assert cited, f"{p.name}: source names no study with a year, roadmap figure or calibration: {s!r}"
+
+
 def test_every_parameter_is_used_by_the_code():
     src = "\n".join(f.read_text() for f in (ROOT / "equitysim").glob("*.py"))
     unused = [n for n in P.registry() if f'"{n}"' not in src]
@@ -37,3 +51,18 @@ def test_catalogue_covers_the_roadmap_tables():
     assert targets["integration_incentive_states"] == 15
     assert sum(a.cost_musd for a in cat.actions if a.group == "federal_permanent") + \
         sum(a.cost_musd for a in cat.actions if a.id in ("msap_expansion", "magnet_triple")) == 3800
+
+
+def test_salib_problem_follows_registry_distributions():
+    from SALib.sample import latin
+    reg = P.registry()
+    tri = next(n for n, p in reg.items() if p.dist == "triangular")
+    uni = next(n for n, p in reg.items() if p.dist == "uniform")
+    prob = P.salib_problem([tri, uni])
+    assert prob["dists"] == ["triang", "unif"]
+    X = latin.sample(prob, 4000, seed=1)
+    p = reg[tri]
+    assert X[:, 0].min() >= p.low and X[:, 0].max() <= p.high
+    # A triangular distribution's mean is (low + high + mode) / 3.
+    assert X[:, 0].mean() == __import__("pytest").approx((p.low + p.high + p.default) / 3, rel=0.02)
+    assert X[:, 1].mean() == __import__("pytest").approx((reg[uni].low + reg[uni].high) / 2, rel=0.02)

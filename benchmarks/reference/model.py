@@ -1,0 +1,867 @@
+"""The equitysim rules written the plain Mesa way: one Python object per district and school.
+
+This is the specification the fast model (`equitysim.model`) is checked against, not a second
+product: it is never imported by the package. It reuses what is deterministic (the world builder,
+the plan compiler, the catalogue, the parameters, the metric and indicator functions) and writes
+every rule of a quarter plainly, agent by agent, with Python floats and one `random()` per
+decision. Agents act in stages (`agents.do("stage")`), so that, as in the vectorised model, every
+agent of a stage sees the state at the start of that stage; where the order matters (who is funded
+first) agents are shuffled.
+
+    quarter: federal -> business cycle -> coalitions -> states (politics, adoption, backlash,
+             hostile repeal, funding formula) -> districts (capacity and turnover, adoption,
+             budgets, implementation and risks) -> outcome modifiers
+    year end: reflect on results -> schools and districts accumulate outcomes -> measure
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from equitysim import indicators as ind
+from equitysim import metrics as M
+from equitysim.actions import default_catalogue
+from equitysim.model import RISK_COUNTS, START_YEAR, _elections, world_for
+from equitysim.plan import compile_plan
+from equitysim.world import BLACK, HISPANIC, WHITE
+
+DT = 0.25
+CLIMATE_REF, STRENGTH_REF, CAPACITY_REF, STORY_FLOOR = 0.5, 0.5, 0.65, 0.5
+LAG = 0.15
+FUNDING_POLICIES = ("weighted_funding", "adequacy_standard", "property_tax_reform")
+LITIGATED = ("weighted_funding", "funding_bill", "adequacy_standard")
+BACKGROUND = {"restorative": "background_restorative_rate", "controlled_choice": "background_integration_rate"}
+
+
+def hazard(rate_per_year: float) -> float:
+    """Probability of an event this quarter for a yearly rate."""
+    return 1.0 - math.exp(-max(rate_per_year, 0.0) * DT)
+
+
+def clip(x, lo, hi):
+    return lo if x < lo else hi if x > hi else x
+
+
+class Federal(mesa.Agent):
+    def __init__(self, model):
+        super().__init__(model)
+        self.supportive = True
+        self.on = {a.id: False for a in model.catalogue.federal_actions}
+        self.ever = dict(self.on)
+        self._channels = {}   # a cache: channel -> size, cleared by set()
+
+    def set(self, action: str, on: bool):
+        self.on[action] = on
+        self.ever[action] |= on
+        self._channels = {}
+
+    def channel(self, name: str) -> float:
+        """Size of a channel over the federal actions in force."""
+        if name not in self._channels:
+            self._channels[name] = sum(e.size for a in self.model.catalogue.federal_actions if self.on[a.id]
+                                       for e in a.effects if e.channel == name)
+        return self._channels[name]
+
+    def step(self):
+        m, p, q, rnd = self.model, self.model.p, self.model.quarter, self.model.random.random
+        if m.is_november and m.calendar_year % 4 == 0 and rnd() < p["federal_flip_prob"]:
+            self.supportive = not self.supportive
+            m.counts["leadership_changes"] += 1
+        if m.event_now("hostile_federal") and self.supportive:
+            self.supportive = False
+            m.counts["leadership_changes"] += 1
+        actions = m.catalogue.federal_actions
+        if not self.supportive:
+            locked = self.channel("lock:federal") > 0
+            for a in actions:   # guidance and regulations rescinded; unlocked laws may be repealed
+                if self.on[a.id] and (a.kind != "law" or (not locked and rnd() < hazard(p["hostile_repeal_prob"] * 0.3))):
+                    self.set(a.id, False)
+            return
+        stories = STORY_FLOOR + p["success_story_weight"] * m.national_win_share
+        coalition = (m.national_coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
+        budget = p["federal_budget_musd"] * m.spec.strategy.budget_multiplier
+        rates = {"certain": 4.0, "high": p["federal_law_rate_high"], "moderate": p["federal_law_rate_moderate"],
+                 "low": p["federal_law_rate_low"]}
+        take = []
+        for i, a in enumerate(actions):
+            if m.plan.fed_start[i] <= q < m.plan.fed_end[i] and not self.on[a.id]:
+                if a.kind != "law" or rnd() < hazard(rates[a.feasibility] * m.plan.fed_intensity[i] * stories * coalition * m.pace):
+                    take.append(a)
+        for a in take:   # the federal budget caps what can be in force
+            if sum(b.cost_musd for b in actions if self.on[b.id]) + a.cost_musd <= budget:
+                self.set(a.id, True)
+
+
+class Coalition(mesa.Agent):
+    def __init__(self, model, breadth):
+        super().__init__(model)
+        self.breadth, self.strength, self.last_win = breadth, 0.4, -100
+
+    def step(self):
+        m, p = self.model, self.model.p
+        support = min(1.0, 0.3 + m.support("coalition_growth") / 2)
+        self.breadth += p["coalition_growth"] * m.spec.strategy.coalition_investment * support * DT * (1 - self.breadth)
+        won = (m.quarter - self.last_win) < 4
+        target = 0.2 + 0.5 * self.breadth + 0.2 * won
+        self.strength += (target - self.strength) * 0.2 - p["coalition_fatigue"] * DT * (not won)
+        self.strength = clip(self.strength, 0.05, 1.0)
+        self.breadth = clip(self.breadth, 0.0, 1.0)
+
+
+class State(mesa.Agent):
+    def __init__(self, model, index, row, elections):
+        super().__init__(model)
+        self.index, self.code = index, row.name
+        self.climate0 = self.climate = float(row["climate"])
+        self.shock = 0.0
+        self.flipped = False
+        self.litigation = bool(row["litigation_pending"])
+        self.favorable = bool(row["favorable"])
+        self.elections = elections
+        self.on = {j: False for j in model.policies}
+        self.ever = dict(self.on)
+        self.on_q = dict.fromkeys(model.policies, -1)
+        self._channels = {}   # a cache: channel -> size, cleared by set()
+        self.spend_progress = self.adequacy_progress = self.comparability = 0.0
+        self.win_share = 0.0
+        self.districts: list[District] = []
+        self.coalition: Coalition = None
+        self.neighbours: list[State] = []
+
+    def set(self, policy: str, on: bool):
+        self.on[policy] = on
+        if on:
+            self.ever[policy] = True
+            self.on_q[policy] = self.model.quarter
+        self._channels = {}
+
+    def channel(self, name: str) -> float:
+        """Size of a channel over the policies in force (per policy, the largest of its rows)."""
+        if name not in self._channels:
+            self._channels[name] = sum(self.model.policy_effect[j].get(name, 0.0) for j, on in self.on.items() if on)
+        return self._channels[name]
+
+    def locked(self, policy: str) -> bool:
+        if not self.model.spec.strategy.lock_in:
+            return False
+        return self.channel("lock:state") >= 1 or (self.channel("lock:funding") > 0 and policy in FUNDING_POLICIES)
+
+    def politics(self):
+        m = self.model
+        if m.is_november and m.calendar_year in self.elections and m.random.random() < m.p["governor_flip_prob"]:
+            self.flipped = not self.flipped
+            m.counts["leadership_changes"] += 1
+        if m.event_now("hostile_states") and self.climate0 > 0.5:
+            self.flipped = True
+        base = 1 - self.climate0 if self.flipped else self.climate0
+        engaged = (self.coalition.breadth >= 0.55) * m.support("climate")
+        self.shock *= 0.92
+        self.climate = clip(base + engaged + self.shock, 0.05, 0.95)
+
+    def decide(self):
+        """Which policies this state adopts this quarter (applied in `enact`, after every state
+        has decided on the same start-of-stage state)."""
+        m, p = self.model, self.model.p
+        climate_mult = (self.climate / CLIMATE_REF) ** p["climate_exponent"]
+        coal_mult = (self.coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
+        stories = STORY_FLOOR + p["success_story_weight"] * max(self.win_share, m.national_win_share / 2)
+        lit = p["litigation_pressure"] if self.litigation else 1.0
+        rate = dict.fromkeys(m.policies, 0.0)
+        for row in m.state_rows:   # rows pushing a policy this quarter, with their pace (model.plan_state_rows)
+            j = row.policy
+            if not (row.base_rate > 0 and row.eligible[self.index]):
+                continue
+            neighbours = sum(s.on[j] for s in self.neighbours) / max(len(self.neighbours), 1)
+            r = (row.base_rate * climate_mult * coal_mult * (max(stories, 1.0) if row.phase1 else stories)
+                 * (1 + p["diffusion_neighbor_weight"] * neighbours)
+                 * (1 + m.federal.channel(f"hazard:{j}") + self.channel(f"hazard:{j}")) * row.intensity * m.pace)
+            rate[j] = max(rate[j], r * lit if j in LITIGATED else r)
+        for j, mult in (("funding_bill", 2.0), ("weighted_funding", 1.0)):   # historical background rates
+            if j in rate and not self.on[j]:
+                rate[j] = max(rate[j], p["background_state_reform_rate"] * mult * climate_mult * lit)
+        self.adopting = [j for j in m.policies if m.random.random() < hazard(rate[j])]
+
+    def enact(self):
+        for j in self.adopting:
+            self.set(j, True)
+            if j == "litigation":
+                self.litigation = True
+
+    def backlash(self):
+        m, p = self.model, self.model.p
+        vis_policy = sum(m.policy_backlash[j] for j, on in self.on.items() if on)
+        vis_prog = sum(m.coverage(k, prog.phase) * m.programs[k].visible for d in self.districts for k, prog in d.programs.items())
+        diverse = max(sum(d.any_eligible for d in self.districts), 1)
+        visibility = clip(vis_policy * 0.3 + vis_prog / diverse * 4, 0, 3) * max(0.2, 1 + m.support("visibility"))
+        damping = 1 - clip(p["backlash_coalition_damping"] * self.coalition.breadth + m.support("backlash_damping"), 0, 0.95)
+        if not m.random.random() < hazard(p["backlash_rate"] * visibility * (0.5 + m.spec.strategy.pacing) * damping):
+            return
+        m.counts["backlash_events"] += 1
+        self.shock -= 0.2
+        self.coalition.strength *= 0.8
+        repeal_p = p["backlash_repeal_prob"] * (1 - min(m.support("backlash_repeal_cut"), 0.9))
+        locked = {j: self.locked(j) for j in self.on}
+        for j in m.policies:   # unlocked, visible policies may be repealed
+            if self.on[j] and m.policy_backlash[j] >= 0.3 and not locked[j] and m.random.random() < repeal_p:
+                self.set(j, False)
+        for d in self.districts:   # visible programs stall, or are reversed where weakly rooted
+            for k in list(d.programs):
+                if m.random.random() < p["backlash_reversal_share"] * m.programs[k].visible:
+                    if d.programs[k].fid < 0.5:
+                        d.end(k, "reversed")
+                    else:
+                        d.programs[k].fid *= 0.6
+
+    def hostile_repeal(self):
+        m = self.model
+        if self.climate >= 0.35:
+            return
+        unlocked = [j for j in m.policies if self.on[j] and not self.locked(j)]
+        if unlocked and m.random.random() < hazard(m.p["hostile_repeal_prob"]):
+            self.set(m.random.choice(unlocked), False)
+
+    def funding(self):
+        m, p = self.model, self.model.p
+        rate = p["funding_reform_progressivity"] * DT
+        self.spend_progress += rate if self.channel("spending_progressivity") > 0 else -rate / 2
+        adequacy = self.channel("adequacy")
+        self.adequacy_progress += rate * min(adequacy, 1.5) if adequacy > 0 else -rate / 2
+        comp = min(self.channel("within_district_spending") + m.federal.channel("within_district_spending"), 1.0)
+        self.comparability += (comp - self.comparability) * 0.1
+        self.spend_progress = clip(self.spend_progress, 0, 1)
+        self.adequacy_progress = clip(self.adequacy_progress, 0, 1)
+
+
+class Program:
+    """One program running in one district."""
+
+    def __init__(self, phase, fid):
+        self.phase, self.qin, self.fid = phase, 0, fid
+
+
+class District(mesa.Agent):
+    def __init__(self, model, i, w):
+        super().__init__(model)
+        self.index = i
+        self.state: State = None
+        self.region = int(w.d_region[i])
+        self.enroll = float(w.d_enroll[i])
+        self.share = [float(x) for x in w.d_share[i]]
+        self.tilt = float(w.d_spend_tilt[i])
+        self.n_schools = int(w.d_nschools[i])
+        self.diverse = bool(w.d_diverse[i])
+        self.community, self.union, self.principal = bool(w.d_community[i]), bool(w.d_union[i]), bool(w.d_principal[i])
+        self.prereq, self.lens, self.buy_in = bool(w.d_prereq[i]), bool(w.d_lens[i]), float(w.d_buy_in[i])
+        self.burnout = self.capacity = 0.0
+        self.programs: dict[int, Program] = {}
+        self.reached = [-1] * len(model.programs)
+        self.ended = [-100] * len(model.programs)
+        # outcome modifiers
+        self.seg_keep, self.inter_mix = 1.0, 0.0
+        self.susp_cut, self.ap_cut, self.teach_cut = [0.0] * 4, 0.0, 0.0
+        self.gain_minority = self.grad_minority = 0.0
+        self.program_wins = 0
+        self.schools: list[School] = []
+        self.can = [self.eligible(k) for k in range(len(model.programs))]
+        self.any_eligible = any(self.can)
+
+    def eligible(self, k: int) -> bool:
+        """Integration programs need a diverse multi-school district; teacher assignment two schools."""
+        channel = self.model.programs[k].channel
+        if channel in ("segregation", "interdistrict"):
+            return self.diverse
+        if channel == "teacher_gap":
+            return self.n_schools >= 2
+        return True
+
+    def condition(self, name: str) -> bool:
+        """The guide's eligibility conditions for a row."""
+        if name == "diverse_enrollment":
+            return self.diverse
+        if name == "community_support":
+            return self.community or self.buy_in > 0.6
+        if name == "union_cooperation":
+            return self.union
+        return self.principal or self.prereq   # principal_leadership
+
+    def end(self, k: int, reason: str):
+        del self.programs[k]
+        self.ended[k] = self.model.quarter
+        self.model.outcomes[reason][k] += 1
+
+    def start(self, k: int):
+        m = self.model
+        # Without the guide's prerequisites a district adopts on paper, at low fidelity.
+        self.programs[k] = Program(m.start_phase[k], self.capacity * (0.8 if self.prereq else 0.4))
+        self.reached[k] = max(self.reached[k], m.start_phase[k])
+        m.outcomes["started"][k] += 1
+
+    def capacity_and_turnover(self):
+        m, p, s = self.model, self.model.p, self.model.spec.strategy
+        cut = p["recession_budget_cut"] * (1 - s.funding_diversification) if m.recession_left > 0 else 0.0
+        budget = clip(0.55 + self.tilt * 2, 0.2, 1.0) * (1 - cut) * min(s.budget_multiplier, 1.5) ** 0.5
+        self.buy_in = clip(self.buy_in + m.support("community_support") * 0.02, 0, 1)
+        time, buy = clip(1 - self.burnout, 0.1, 1), clip(self.buy_in * s.buy_in_multiplier, 0.02, 1)
+        self.capacity = (budget * time * buy) ** (1 / 3)
+        ps = min(m.support("prerequisites") * 0.05, 1.0)
+        if ps > 0 and not self.prereq and m.random.random() < ps:
+            self.prereq = True
+        if self.programs and m.random.random() < hazard(p["superintendent_turnover"] * (1 + self.burnout)):
+            m.counts["leadership_changes"] += 1   # a new superintendent may drop programs
+            for k in list(self.programs):
+                if self.programs[k].phase < m.final_phase[k] and not self.lens and m.random.random() < p["turnover_program_loss"]:
+                    self.end(k, "dropped")
+
+    def adopt(self):
+        """Wish to start each program this district is eligible for, with the hazard of the rows
+        pushing it (the largest) or the background rate; the model funds the wishes."""
+        m, p = self.model, self.model.p
+        st = self.state
+        climate_mult = (st.climate / CLIMATE_REF) ** p["climate_exponent"]
+        coal_mult = (st.coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
+        cap_mult = (self.capacity / CAPACITY_REF) ** p["capacity_weight"]
+        stories = STORY_FLOOR + p["success_story_weight"] * max(st.win_share, m.national_win_share / 2)
+        for k, prog in enumerate(m.programs):
+            if k in self.programs or not self.can[k]:
+                continue
+            rate = p[BACKGROUND[prog.id]] * climate_mult if prog.id in BACKGROUND else 0.0
+            fresh = m.quarter - self.ended[k] >= 8   # not ended in the last two years
+            for row in m.rows_for[k]:   # the rows pushing program k this quarter
+                if not fresh or not row.states[st.index]:
+                    continue
+                if not all(self.condition(c) for c in row.conditions):
+                    continue
+                peers = m.region_active[self.region][k] / m.region_size[self.region]
+                r = (row.base_rate * climate_mult * coal_mult * cap_mult * (max(stories, 1.0) if row.phase1 else stories)
+                     * (1 + p["diffusion_neighbor_weight"] * peers)
+                     * (1 + m.federal.channel(f"hazard:{prog.id}") + st.channel(f"hazard:{prog.id}")) * row.intensity * m.pace)
+                if prog.family == "integration":   # larger districts have the central office for it
+                    r *= (self.enroll / m.median_enroll) ** p["size_adoption_elasticity"]
+                rate = max(rate, r)
+            if m.random.random() < hazard(rate):
+                m.wishes.append((self, k))
+
+    def implement(self):
+        m, p, s = self.model, self.model.p, self.model.spec.strategy
+        for k, prog in self.programs.items():   # the implementation timeline; weak fidelity stalls
+            prog.qin += 1
+            if prog.qin >= m.phase_quarters[k][prog.phase] and prog.phase < m.final_phase[k]:
+                if not (prog.fid < 0.3 and m.random.random() < 0.5):
+                    prog.phase += 1
+                    prog.qin = 0
+                    self.reached[k] = max(self.reached[k], prog.phase)
+        rushed = 1.25 - 0.5 * s.pacing
+        target = clip(self.capacity * (1.0 if self.prereq else 0.5) * rushed * (1 + m.support("fidelity"))
+                      * (1 - 0.5 * self.burnout), 0, 1)
+        for prog in self.programs.values():
+            prog.fid += (target - prog.fid) * 0.15
+        n = len(self.programs)
+        self.burnout = clip(self.burnout + (p["burnout_rate"] * n - 0.08 * (n == 0) - 0.02) * DT, 0, 1)
+        # Competing risks: one uniform per program, each risk claims a slice of it.
+        ta = min(1.0, s.technical_assistance * 0.5 + m.federal.channel("ta") + m.support("ta"))
+        race = s.legal_design == "race_conscious"
+        for k in list(self.programs):
+            prog, u = self.programs[k], m.random.random()
+            fail_rate = (p["implementation_failure_rate"] * (1 - p["ta_failure_reduction"] * ta)
+                         * (1 - (p["pilot_failure_reduction"] if s.pilot_first else -0.3)) * (0.5 + s.pacing)
+                         * (1.6 - self.capacity) * (1.4 - prog.fid) * (1 + self.burnout))
+            h_fail = hazard(fail_rate) if prog.phase < m.final_phase[k] else 0.0
+            if u < h_fail:
+                m.counts["implementation_failures"] += 1
+                self.end(k, "failed")
+                continue
+            at_risk = m.programs[k].race_conscious_possible and m.coverage(k, prog.phase) > 0
+            h_court = hazard(p["court_challenge_rate"] * (1.0 if race else 0.5)) if at_risk else 0.0
+            gone = False
+            if h_fail <= u < h_fail + h_court or (at_risk and m.event_now("court_ruling")):
+                m.counts["court_challenges"] += 1
+                strike = p["court_strike_prob_race_conscious"] if race else p["court_strike_prob_within_law"]
+                if m.random.random() < strike * (1 - min(0.8, m.federal.channel("legal_clarity"))):
+                    self.end(k, "struck")
+                    gone = True
+            lo = h_fail + h_court
+            cut_p = p["recession_program_cut_prob"] * (1 - s.funding_diversification)
+            if m.recession_left > 0 and not gone and not self.lens and lo <= u < lo + cut_p:
+                m.counts["funding_cuts"] += 1
+                self.end(k, "cut")
+
+    def effect(self, k: int) -> float:
+        prog = self.programs.get(k)
+        return self.model.coverage(k, prog.phase) * prog.fid if prog else 0.0
+
+    def outcomes(self):
+        """Outcome modifiers close LAG of the distance to what programs and policy imply."""
+        m, p = self.model, self.model.p
+        ix = m.program_index
+        self.seg_keep += (1 - p["controlled_choice_segregation_cut"] * self.effect(ix["controlled_choice"]) - self.seg_keep) * LAG
+        self.inter_mix += (p["interdistrict_segregation_cut"] * m.region_effect[self.region] - self.inter_mix) * LAG
+        pressure = min(self.state.channel("suspension") + m.federal.channel("suspension"), 1.5)
+        rest = self.effect(ix["restorative"])
+        for g in range(4):
+            black = g == BLACK
+            mandate = 1 - pressure * (p["discipline_mandate_cut"] + (p["discipline_mandate_black_extra_cut"] if black else 0))
+            cut = p["restorative_suspension_cut"] + (p["restorative_black_extra_cut"] if black else 0.0)
+            self.susp_cut[g] += (1 - (1 - rest * cut) * mandate - self.susp_cut[g]) * LAG
+        ap_state = min(self.state.channel("ap_gap"), 1.5)
+        ap_target = 1 - (1 - self.effect(ix["detracking"]) * p["detracking_ap_gap_cut"]) * (1 - ap_state * p["screening_ap_gap_cut"])
+        self.ap_cut += (ap_target - self.ap_cut) * LAG
+        t_state = min(self.state.channel("teacher_gap"), 1.5) * 0.5
+        t_target = (1 - (1 - self.effect(ix["teacher_assignment"]) * p["teacher_equity_gap_cut"])
+                    * (1 - t_state * p["teacher_equity_gap_cut"]))
+        self.teach_cut += (t_target - self.teach_cut) * LAG
+
+    def reflect(self):
+        """A visibly effective program is a public win, if the data show it."""
+        m = self.model
+        best = max((self.effect(k) for k in self.programs), default=0.0)
+        if best > m.p["reflect_win_threshold"] * 5 and m.random.random() < m.data_quality:
+            self.program_wins += 1
+            self.buy_in = min(self.buy_in + 0.05, 1)
+            for prog in self.programs.values():
+                prog.fid = min(prog.fid + 0.03, 1)
+            m.winners.append(self)
+
+    def spending_ratio(self) -> float:
+        """Per-pupil spending relative to the state's baseline mean."""
+        m, p, st = self.model, self.model.p, self.state
+        d_min = self.share[BLACK] + self.share[HISPANIC]
+        progressive = p["funding_reform_weight"] * (d_min - m.state_minority[st.index]) + max(self.tilt, 0) * 0.5
+        ratio = 1 + self.tilt + st.spend_progress * (progressive - self.tilt)
+        floor = p["adequacy_level"] + 0.02
+        return ratio + st.adequacy_progress * (floor - ratio) if ratio < floor else ratio
+
+    def mix_now(self) -> list[float]:
+        """The district's current mix, moved toward its region's by interdistrict programs."""
+        region = self.model.region_share[self.region]
+        return [s + self.inter_mix * (r - s) for s, r in zip(self.share, region)]
+
+    def exposure(self) -> float:
+        """Share white in the school of the average Black or Hispanic student in the district."""
+        num = den = 0.0
+        for sc in self.schools:
+            w_, b_, h_ = sc.now[WHITE], sc.now[BLACK], sc.now[HISPANIC]
+            num += (b_ + h_) * w_ / max(sc.enroll, 1e-9)
+            den += b_ + h_
+        return num / den if den > 0 else 0.0
+
+    def year_end(self):
+        m, p = self.model, self.model.p
+        expo = self.exposure() - self.expo0
+        self.gain_minority += p["integration_achievement_effect"] / 10 * expo + p["ap_achievement_effect"] / 10 * self.ap_cut
+        self.grad_minority += p["integration_graduation_effect"] / 10 * expo
+
+
+class School(mesa.Agent):
+    def __init__(self, model, s, w, district):
+        super().__init__(model)
+        self.district = district
+        self.enroll = float(w.s_enroll[s])
+        self.dev = [float(x) for x in w.s_dev[s]]
+        self.spend_dev, self.texp_dev, self.noise = float(w.s_spend_dev[s]), float(w.s_texp_dev[s]), float(w.s_susp_noise[s])
+        self.high, self.low = bool(w.s_high_minority[s]), bool(w.s_low_minority[s])
+        self.now = [float(x) * self.enroll for x in w.s_share[s]]   # students by group
+        self.gain_all = self.grad_all = 0.0
+
+    def enrollment(self) -> list[float]:
+        """Students by group: the district's current mix plus this school's baseline deviation
+        from it, scaled by what controlled choice leaves; negative shares clipped."""
+        d = self.district
+        share = [d.seg_keep * dev + now for dev, now in zip(self.dev, d.mix_now())]
+        if min(share) < 0:
+            share = [max(x, 0.0) for x in share]
+            total = sum(share)
+            share = [x / total for x in share]
+        return [x * self.enroll for x in share]
+
+    def spending_ratio(self) -> float:
+        return self.district.spending_ratio() * (1 + self.spend_dev * (1 - self.district.state.comparability))
+
+    def teacher_experience(self) -> float:
+        return self.model.p["teacher_experience_mean"] + self.texp_dev * (1 - self.district.teach_cut)
+
+    def baseline(self):
+        self.spend0, self.texp0 = self.spending_ratio(), self.teacher_experience()
+
+    def year_end(self):
+        """One more year of exposure to this year's spending and teachers."""
+        p = self.model.p
+        self.now = self.enrollment()
+        spend_rel = self.spending_ratio() / self.spend0 - 1
+        self.gain_all += (p["spending_achievement_effect"] * spend_rel / 0.1
+                          + p["teacher_achievement_effect"] * (self.teacher_experience() - self.texp0) * 0.2)
+        self.grad_all += p["spending_graduation_effect"] / 12 * spend_rel / 0.1
+
+
+class Row:
+    """A plan row and its pace this quarter (computed by the model before agents act)."""
+
+    def __init__(self, row, model, local):
+        self.row, self.intensity, self.phase1 = row, row.intensity, row.action.phase == 1
+        if local:
+            self.program, self.conditions = row.index, row.action.eligibility
+        else:
+            self.policy = model.policies[row.index]
+        self.base_rate, self.states, self.eligible = 0.0, None, None
+
+
+class ReferenceModel(mesa.Model):
+    """The rules of `equitysim.model.EquityModel`, one object per agent. `run()` fills
+    `history`, `snapshots`, `baseline` and `counts` like the fast model."""
+
+    def __init__(self, spec, seed: int, world=None):
+        super().__init__(rng=seed)
+        self.spec, self.p = spec, spec.param_values()
+        self.world = w = world if world is not None else world_for(spec)
+        self.catalogue = default_catalogue()
+        self.plan = compile_plan(spec, self.catalogue, w)
+        self.programs = list(self.catalogue.programs.values())
+        self.program_index = {pr.id: k for k, pr in enumerate(self.programs)}
+        self.policies = list(self.catalogue.state_policies)
+        self.policy_effect = {j: {} for j in self.policies}
+        self.policy_cost = dict.fromkeys(self.policies, 0.0)
+        self.policy_backlash = dict.fromkeys(self.policies, 0.0)
+        for a in self.catalogue.actions:
+            if a.level == "state":
+                self.policy_cost[a.policy] = max(self.policy_cost[a.policy], a.cost_musd)
+                self.policy_backlash[a.policy] = max(self.policy_backlash[a.policy], a.backlash)
+                for e in a.effects:
+                    self.policy_effect[a.policy][e.channel] = max(self.policy_effect[a.policy].get(e.channel, 0.0), e.size)
+        self.program_cost = [0.0] * len(self.programs)
+        for a in self.catalogue.actions:
+            if a.level == "local":
+                k = self.program_index[a.policy]
+                self.program_cost[k] = max(self.program_cost[k], a.cost_musd)
+        s = spec.strategy
+        self.pace = (0.6 + 0.8 * s.pacing) * self.p["policy_pace"]
+        self.phase_quarters = [list(pr.phase_quarters) for pr in self.programs]
+        self.final_phase = [len(pr.phase_names) - 1 for pr in self.programs]
+        self.start_phase = [0 if s.pilot_first else (pr.pilot_phase + 1 if len(pr.phase_names) > pr.pilot_phase + 2 else 0)
+                            for pr in self.programs]
+        self.quarter, self.n_quarters = 0, spec.years * 4
+        self._support_q = None
+        self.counts = dict.fromkeys(RISK_COUNTS + ("recessions",), 0)
+        self.outcomes = {r: [0] * len(self.programs) for r in ("started", "failed", "dropped", "reversed", "struck", "cut")}
+        self.recession_left = 0
+        self.national_win_share = 0.0
+        self.median_enroll = float(np.median(w.d_enroll))
+        # regions: size and mix (enrollment-weighted)
+        self.region_size = np.bincount(w.d_region, minlength=w.n_regions).tolist()
+        tot = np.bincount(w.d_region, weights=w.d_enroll, minlength=w.n_regions)
+        self.region_share = (np.stack([np.bincount(w.d_region, weights=w.d_enroll * w.d_share[:, g], minlength=w.n_regions)
+                                       for g in range(4)], 1) / tot[:, None]).tolist()
+        d_min = w.d_share[:, BLACK] + w.d_share[:, HISPANIC]
+        self.state_minority = (np.bincount(w.d_state, weights=w.d_enroll * d_min) / np.bincount(w.d_state, weights=w.d_enroll)).tolist()
+        # agents
+        self.federal = Federal(self)
+        st = w.states
+        cal = _elections()
+        years = range(START_YEAR, START_YEAR + spec.years + 1)
+        self.states = []
+        for i, code in enumerate(st.index):
+            first, term = cal["first"].get(code, cal["default_first"]), cal["term"].get(code, cal["default_term"])
+            state = State(self, i, st.iloc[i], {y for y in years if y >= first and (y - first) % term == 0})
+            state.coalition = Coalition(self, self.p["coalition_baseline_breadth"] + 0.1 * state.favorable)
+            self.states.append(state)
+        self.national_coalition = Coalition(self, self.p["coalition_baseline_breadth"])
+        adj = w.adjacency
+        for i, state in enumerate(self.states):
+            state.neighbours = [self.states[j] for j in np.flatnonzero(adj[i])]
+        lens = s.equity_as_lens
+        self.districts = []
+        for i in range(w.n_districts):
+            d = District(self, i, w)
+            if lens is not None:
+                d.lens = self.random.random() < lens
+            d.state = self.states[w.d_state[i]]
+            d.state.districts.append(d)
+            self.districts.append(d)
+        self.schools = []
+        for s_ in range(w.n_schools):
+            d = self.districts[w.s_district[s_]]
+            sc = School(self, s_, w, d)
+            d.schools.append(sc)
+            self.schools.append(sc)
+        for sc in self.schools:
+            sc.baseline()
+        for d in self.districts:
+            d.expo0 = d.exposure()
+        self.state_rows = [Row(r, self, False) for r in self.plan.state_rows]
+        self.local_rows = [Row(r, self, True) for r in self.plan.local_rows]
+        self.history, self.snapshots = [], {}
+        self.baseline = self.measure()
+
+    # ---------------------------------------------------------------- calendar and plan
+    @property
+    def calendar_year(self) -> int:
+        return START_YEAR + self.quarter // 4
+
+    @property
+    def is_november(self) -> bool:
+        return self.quarter % 4 == 3
+
+    def event_now(self, kind: str) -> bool:
+        return any(e.kind == kind and int(round(e.year * 4)) == self.quarter for e in self.spec.events)
+
+    def support(self, channel: str) -> float:
+        """Strength of a support channel this quarter (from the plan)."""
+        if self._support_q != self.quarter:
+            self._supports = {c: self.plan.support_at(c, self.quarter) for c in self.plan.support}
+            self._support_q = self.quarter
+        return self._supports.get(channel, 0.0)
+
+    def coverage(self, k: int, phase: int) -> float:
+        return float(self.programs[k].phase_coverage[phase])
+
+    def where_ok(self, row, state: State) -> bool:
+        if row.where == "broad_coalition":
+            return state.coalition.breadth >= 0.4
+        if row.where == "local_successes":
+            return state.win_share > 0
+        return True
+
+    def plan_state_rows(self):
+        """Each row's pace this quarter: what is still needed over the states it can move."""
+        p, q = self.p, self.quarter
+        budget = p["state_budget_musd"] * self.spec.strategy.budget_multiplier
+        for r in self.state_rows:
+            row, j = r.row, r.policy
+            r.base_rate = 0.0
+            if not (row.start_q <= q < row.end_q):
+                continue
+            r.eligible = [bool(row.mask[s.index]) and self.where_ok(row, s) and all(s.on[x] for x in row.action.requires)
+                          and not s.on[j] and budget - sum(self.policy_cost[x] for x, on in s.on.items() if on) >= row.action.cost_musd
+                          for s in self.states]
+            need = max(row.target - sum(s.on[j] for s in self.states if row.mask[s.index]), 0.0)
+            n_el = sum(r.eligible)
+            if need > 0 and n_el:
+                r.base_rate = need / max(row.pace_end_q - q, 2) / n_el * 4
+
+    def plan_local_rows(self):
+        q = self.quarter
+        n_k = len(self.programs)
+        self.region_active = [[0] * n_k for _ in self.region_size]
+        for d in self.districts:
+            for k in d.programs:
+                self.region_active[d.region][k] += 1
+        for r in self.local_rows:
+            row, k = r.row, r.program
+            r.base_rate = 0.0
+            if not (row.start_q <= q < row.end_q):
+                continue
+            r.states = [bool(row.mask[s.index]) and self.where_ok(row, s) for s in self.states]
+            n_el = sum(1 for st in self.states if r.states[st.index] for d in st.districts
+                       if d.can[k] and k not in d.programs and q - d.ended[k] >= 8 and all(d.condition(c) for c in r.conditions))
+            count = sum(1 for d in self.districts if row.mask[d.state.index] and k in d.programs)
+            need = max(row.target - count, 0.0)
+            if need > 0 and n_el:
+                r.base_rate = need / max(row.pace_end_q - q, 2) / n_el * 4
+        self.rows_for = [[r for r in self.local_rows if r.program == k and r.base_rate > 0] for k in range(n_k)]
+
+    def family_funds(self, family: str) -> float:
+        p, s = self.p, self.spec.strategy
+        local = p["local_integration_funds_musd" if family == "integration" else "local_general_funds_musd"]
+        if self.recession_left > 0:
+            local *= 1 - p["recession_budget_cut"] * (1 - s.funding_diversification)
+        state = sum(st.channel(f"funds:{family}") for st in self.states)
+        return (local + state + self.federal.channel(f"funds:{family}")) * s.budget_multiplier * self.world.scale
+
+    def program_cost_of(self, d: District, k: int) -> float:
+        return min(max(d.enroll / self.p["district_cost_medium_enrollment"], 0.3), 6) * self.program_cost[k]
+
+    def fund_wishes(self):
+        """New starts in random priority order until each family's money runs out."""
+        for family in ("integration", "general"):
+            wishes = [(d, k) for d, k in self.wishes if self.programs[k].family == family]
+            if not wishes:
+                continue
+            self.random.shuffle(wishes)
+            money = self.family_funds(family) - sum(self.program_cost_of(d, k) for d in self.districts for k in d.programs
+                                                    if self.programs[k].family == family)
+            spent = 0.0
+            for d, k in wishes:
+                spent += self.program_cost_of(d, k)
+                if spent > money:
+                    break
+                d.start(k)
+
+    # ---------------------------------------------------------------- the quarter
+    def step(self):
+        districts = self.agents_by_type[District]
+        states = self.agents_by_type[State]
+        self.federal.step()
+        if self.recession_left > 0:
+            self.recession_left -= 1
+        elif self.random.random() < hazard(self.p["recession_prob"]) or self.event_now("recession"):
+            self.recession_left = int(round(self.p["recession_length"]))
+            self.counts["recessions"] += 1
+        self.agents_by_type[Coalition].do("step")
+        states.do("politics")
+        self.plan_state_rows()
+        states.do("decide")
+        states.do("enact")
+        states.do("backlash")
+        states.do("hostile_repeal")
+        states.do("funding")
+        districts.do("capacity_and_turnover")
+        self.plan_local_rows()
+        self.wishes = []
+        districts.do("adopt")
+        self.fund_wishes()
+        districts.do("implement")
+        im = self.program_index["interdistrict_magnet"]
+        self.region_effect = [0.0] * len(self.region_size)
+        for d in self.districts:
+            self.region_effect[d.region] = max(self.region_effect[d.region], d.effect(im))
+        districts.do("outcomes")
+        if self.quarter % 4 == 3:
+            self.year_end()
+        self.quarter += 1
+        if self.quarter >= self.n_quarters:
+            self.running = False
+
+    def run(self):
+        while self.running:
+            self.step()
+        return self
+
+    def year_end(self):
+        p, q = self.p, self.quarter
+        self.data_quality = min(1.0, 0.55 + self.support("data") + self.federal.channel("data") * 0.5)
+        self.winners = []
+        self.agents_by_type[District].do("reflect")
+        stories = 0.5 + self.support("stories")
+        wins = [0] * len(self.states)
+        for d in self.winners:
+            wins[d.state.index] += 1
+        for st, n in zip(self.states, wins):
+            st.win_share = min(1, n / (0.02 * len(st.districts) + 1) * stories)
+            if n:
+                st.coalition.last_win = q
+                st.coalition.breadth = min(1, st.coalition.breadth + 0.02 * stories)
+        self.national_win_share = min(1, len(self.winners) / (0.01 * len(self.districts) + 1) * stories)
+        if self.winners:
+            self.national_coalition.last_win = q
+        self.agents_by_type[School].do("year_end")
+        self.agents_by_type[District].do("year_end")
+        m = self.measure()
+        m["year"] = q // 4 + 1
+        self.history.append(m)
+        if m["year"] in ind.HORIZONS:
+            self.snapshots[m["year"]] = m
+
+    # ---------------------------------------------------------------- metrics
+    def measure(self) -> dict:
+        """The arrays of the agents, through `plain_measure`."""
+        w = self.world
+        n_k = len(self.programs)
+        d_on = [[k in d.programs for k in range(n_k)] for d in self.districts]
+        d_phase = [[d.programs[k].phase if k in d.programs else 0 for k in range(n_k)] for d in self.districts]
+        arrays = {
+            "enrollment": np.array([sc.now for sc in self.schools]),
+            "school_spending_ratio": np.array([sc.spending_ratio() for sc in self.schools]),
+            "teacher_experience": np.array([sc.teacher_experience() for sc in self.schools]),
+            "gain_all": np.array([sc.gain_all for sc in self.schools]),
+            "grad_all": np.array([sc.grad_all for sc in self.schools]),
+            "district_spending_ratio": np.array([d.spending_ratio() for d in self.districts]),
+            "susp_cut": np.array([d.susp_cut for d in self.districts]),
+            "ap_cut": np.array([d.ap_cut for d in self.districts]),
+            "gain_minority": np.array([d.gain_minority for d in self.districts]),
+            "grad_minority": np.array([d.grad_minority for d in self.districts]),
+            "active": np.array(d_on, bool).reshape(w.n_districts, n_k),
+            "phase": np.array(d_phase).reshape(w.n_districts, n_k),
+            "reached": np.array([d.reached for d in self.districts]),
+            "st_on": np.array([[s.on[j] for j in self.policies] for s in self.states]),
+            "st_ever": np.array([[s.ever[j] for j in self.policies] for s in self.states]),
+            "fed_ever": np.array([self.federal.ever[a.id] for a in self.catalogue.federal_actions]),
+            "national_coalition_breadth": self.national_coalition.breadth,
+        }
+        return plain_measure(w, self.p, self.catalogue, arrays)
+
+
+def plain_measure(w, p: dict, catalogue, a: dict) -> dict:
+    """Every roadmap metric and indicator count from school and district arrays, with the
+    metric functions of equitysim.metrics applied the obvious way (school by school).
+
+    `a` holds: enrollment (n_schools, 4), school_spending_ratio, teacher_experience, gain_all,
+    grad_all (n_schools); district_spending_ratio, susp_cut (n_d, 4), ap_cut, gain_minority,
+    grad_minority (n_d); active, phase, reached (n_d, n_programs); st_on, st_ever; fed_ever;
+    national_coalition_breadth."""
+    e = a["enrollment"]
+    white, black, hisp = e[:, WHITE], e[:, BLACK], e[:, HISPANIC]
+    minority = black + hisp
+    d = w.s_district
+    by_d = lambda x: np.bincount(d, weights=x, minlength=w.n_districts)  # noqa: E731
+    W, B, H = white.sum(), black.sum(), hisp.sum()
+    noise, cut = w.s_susp_noise, a["susp_cut"]
+    base = p["suspension_rate_white"]
+    rate_w = base * (by_d(white * noise) * (1 - cut[:, WHITE])).sum() / W
+    rate_b = base * p["suspension_ratio_black_white"] * (by_d(black * noise) * (1 - cut[:, BLACK])).sum() / B
+    rate_h = base * p["suspension_ratio_hispanic_white"] * (by_d(hisp * noise) * (1 - cut[:, HISPANIC])).sum() / H
+    rb, rh = p["ap_ratio_black"], p["ap_ratio_hispanic"]
+    c = np.minimum(a["ap_cut"], 1)
+    b_d, h_d = by_d(black), by_d(hisp)
+    ap_min = p["ap_rate_white"] * ((b_d * (rb + (1 - rb) * c)).sum() + (h_d * (rh + (1 - rh) * c)).sum()) / (B + H)
+    g, gr = a["gain_all"], a["grad_all"]
+    ach_w = (white * g).sum() / W
+    ach_m = ((minority * g).sum() + ((b_d + h_d) * a["gain_minority"]).sum()
+             - B * p["achievement_gap_black"] - H * p["achievement_gap_hispanic"]) / (B + H)
+    grad_w = p["graduation_rate_white"] + (white * gr).sum() / W
+    grad_m = (B * p["graduation_rate_black"] + H * p["graduation_rate_hispanic"]
+              + (minority * gr).sum() + ((b_d + h_d) * a["grad_minority"]).sum()) / (B + H)
+    d_ratio = a["district_spending_ratio"]
+    n_s = w.n_states
+    below = np.bincount(w.d_state, weights=w.d_enroll * (d_ratio < p["adequacy_level"]), minlength=n_s)
+    adequacy_by_state = below / np.bincount(w.d_state, weights=w.d_enroll, minlength=n_s)
+    out = {
+        "dissimilarity": M.dissimilarity(white, minority),
+        "dissimilarity_within_district": M.within_district_dissimilarity(white, minority, d, w.n_districts),
+        "exposure_minority_to_white": M.exposure(minority, white, w.s_enroll),
+        "spending_gap": M.spending_gap(a["school_spending_ratio"], w.s_enroll, w.s_high_minority, w.s_low_minority),
+        "adequacy_gap": M.adequacy_gap(d_ratio, w.d_enroll, p["adequacy_level"]),
+        "teacher_experience_gap": M.mean_gap(a["teacher_experience"], w.s_enroll, w.s_low_minority, w.s_high_minority),
+        "suspension_ratio_black_white": rate_b / rate_w,
+        "suspension_gap_pp": (rate_b - rate_w) * 100,
+        "suspension_ratio_hispanic_white": rate_h / rate_w,
+        "ap_gap": M.relative_gap(ap_min, p["ap_rate_white"]),
+        "achievement_gap": ach_w - ach_m,
+        "graduation_gap_pp": 100 * (grad_w - grad_m),
+        "states_all_adequate": int((adequacy_by_state <= 0.05).sum()),
+    }
+    programs = list(catalogue.programs)
+    cc, im, re = programs.index("controlled_choice"), programs.index("interdistrict_magnet"), programs.index("restorative")
+    pilot = np.array([pr.pilot_phase for pr in catalogue.programs.values()])
+    active, phase, reached = a["active"], a["phase"], a["reached"]
+    past_pilot = active & (phase >= pilot[None, :])
+    policies = list(catalogue.state_policies)
+    guidance = np.array([sum(e.size for e in x.effects if e.channel == "guidance") for x in catalogue.federal_actions])
+    diverse = w.d_diverse
+    out.update({
+        "integration_pilots_launched": int(((reached[:, cc] >= pilot[cc]) | (reached[:, im] >= pilot[im])).sum()),
+        "restorative_districts": int(active[:, re].sum()),
+        "controlled_choice_districts": int(past_pilot[:, cc].sum()),
+        "interdistrict_regions": len(set(w.d_region[past_pilot[:, im]].tolist())),
+        "funding_bills_states": int(a["st_ever"][:, policies.index("funding_bill")].sum()),
+        "funding_reform_states": int(a["st_on"][:, policies.index("weighted_funding")].sum()),
+        "adequacy_standard_states": int(a["st_on"][:, policies.index("adequacy_standard")].sum()),
+        "federal_guidance": int((guidance * a["fed_ever"]).sum() > 0),
+        "integration_share_diverse": float((active[:, cc] & (phase[:, cc] >= pilot[cc] + 1) & diverse).sum() / max(diverse.sum(), 1)),
+        "national_coalition_breadth": float(max(a["national_coalition_breadth"], 0)),
+    })
+    return out
+
+
+def run_reference(spec, seed: int, world=None) -> dict:
+    """One reference replication as a flat record like `equitysim.ensemble.run_replication`'s."""
+    model = ReferenceModel(spec, seed, world).run()
+    met = ind.evaluate(model.snapshots, model.baseline, model.world.scale)
+    last = model.history[-1] if model.history else model.baseline
+    rec = {f"met.{k}": bool(v) for k, v in met.items()}
+    for i in ind.indicators():
+        snap = model.snapshots.get(i.horizon_year)
+        rec[f"value.{i.id}"] = ind.value(i, snap, model.baseline) if snap else float("nan")
+    rec.update({f"risk.{k}": model.counts[k] for k in RISK_COUNTS + ("recessions",)})
+    rec.update({f"metric.{k}": float(last[k]) for k in ind.TRAJECTORY_METRICS})
+    return rec

@@ -1,0 +1,508 @@
+"""The strategist's question: which sequencing of the roadmap is best, and which is most robust.
+
+    spec = load_search("experiments/sequencing_search.toml")   # decision space + futures
+    result = search(spec, out="results/search", jobs=2)        # enumerate or optimise
+    result.best_expected, result.most_robust, result.table     # answers
+
+A *candidate* gives each block of action groups a start year, plus a pace, a leading level and
+where state action starts. Every candidate is evaluated on the same *futures* (parameter draws
+from the registry ranges and named stress futures) with the same run keys, so candidates are
+compared on common random numbers. The best candidate maximises the expected number of
+indicators met; the most robust minimises the worst-case regret across futures (regret = the best
+evaluated candidate's value in that future minus this candidate's).
+
+The search enumerates the space when it fits the evaluation budget; otherwise it uses Optuna's
+TPE sampler (a well-kept optimiser that handles categorical choices natively, is seedable, and
+supports ask/tell so evaluations can be batched and replayed on resume).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import params as _params
+from .actions import WHERE, default_catalogue
+from .ensemble import run_replication
+from .scenario import Event, ScenarioError, ScenarioSpec, SequenceEntry, _describe, load_scenario
+
+LEADS = ("all", "federal", "state", "local")
+# Years by which each level starts after the leading one ("build on wins": the leader goes first).
+LEAD_SHIFT = {
+    "all": {"federal": 0, "state": 0, "local": 0, "support": 0},
+    "federal": {"federal": 0, "state": 1, "local": 2, "support": 0},
+    "state": {"federal": 2, "state": 0, "local": 1, "support": 0},
+    "local": {"federal": 3, "state": 1, "local": 0, "support": 0},
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Block(_Strict):
+    name: str
+    groups: list[str] = Field(min_length=1)
+
+    @field_validator("groups")
+    @classmethod
+    def _known(cls, v):
+        known = default_catalogue().groups
+        bad = [g for g in v if g not in known]
+        if bad:
+            raise ValueError(f"catalogue action groups (unknown: {', '.join(bad)})")
+        return v
+
+
+class StressFuture(_Strict):
+    name: str
+    events: list[Event] = Field(default_factory=list)
+    parameters: dict[str, float] = Field(default_factory=dict)
+
+
+class Futures(_Strict):
+    draws: int = Field(6, ge=0, le=500)
+    parameters: list[str] = Field(default_factory=lambda: ["recession_prob", "backlash_rate", "federal_flip_prob",
+                                                            "implementation_failure_rate", "coalition_growth"])
+    stress: list[StressFuture] = Field(default_factory=list)
+
+    @field_validator("parameters")
+    @classmethod
+    def _known(cls, v):
+        reg = _params.registry()
+        bad = [p for p in v if p not in reg]
+        if bad:
+            raise ValueError(f"registry parameter names (unknown: {', '.join(bad)})")
+        return v
+
+
+class SearchSpec(_Strict):
+    name: str
+    base: str = Field(description="scenario file the candidates vary (path relative to the search file)")
+    scale: float = Field(1.0, gt=0, le=20)
+    seed: int = Field(0, ge=0)
+    replications: int = Field(10, ge=1, le=10_000, description="runs per candidate and future")
+    budget: int = Field(60, ge=1, le=100_000, description="candidates evaluated at most")
+    optimizer: Literal["auto", "enumerate", "tpe"] = "auto"
+    blocks: list[Block] = Field(min_length=1)
+    start_years: list[float] = Field(default_factory=lambda: [0.0, 2.0, 4.0], min_length=1)
+    paces: list[float] = Field(default_factory=lambda: [0.5], min_length=1)
+    leads: list[Literal["all", "federal", "state", "local"]] = Field(default_factory=lambda: ["all"], min_length=1)
+    first_where: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    futures: Futures = Futures()
+
+    @field_validator("start_years")
+    @classmethod
+    def _years(cls, v):
+        if any(not (0 <= y <= 9) for y in v):
+            raise ValueError("start years between 0 and 9")
+        return v
+
+    @field_validator("paces")
+    @classmethod
+    def _paces(cls, v):
+        if any(not (0 <= x <= 1) for x in v):
+            raise ValueError("paces between 0 and 1")
+        return v
+
+    @field_validator("first_where")
+    @classmethod
+    def _where(cls, v):
+        bad = [w for w in v if w != "default" and w not in WHERE]
+        if bad:
+            raise ValueError(f"'default' or one of {', '.join(WHERE)} (unknown: {', '.join(bad)})")
+        return v
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        seen = {}
+        for b in self.blocks:
+            for g in b.groups:
+                if g in seen:
+                    raise ValueError(f"each group in one block only ({g} is in {seen[g]} and {b.name})")
+                seen[g] = b.name
+        return self
+
+    @property
+    def space_size(self) -> int:
+        return len(self.start_years) ** len(self.blocks) * len(self.paces) * len(self.leads) * len(self.first_where)
+
+
+def load_search(path: str | Path) -> tuple[SearchSpec, ScenarioSpec]:
+    """Read a search file and its base scenario; one-line ScenarioError on any problem."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: (file): expected an existing search file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{p}: (syntax): expected valid TOML ({e})") from None
+    try:
+        spec = SearchSpec.model_validate(data)
+    except ValidationError as e:
+        field, expected = _describe(e.errors()[0])
+        raise ScenarioError(f"{p}: {field}: {expected}") from None
+    base_path = (p.parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
+    if not base_path.exists():
+        raise ScenarioError(f"{p}: base: expected an existing scenario file (not found: {base_path})")
+    base = load_scenario(base_path).model_copy(update={"scale": spec.scale})
+    return spec, base
+
+
+# ---------------------------------------------------------------- candidates
+
+@dataclass(frozen=True)
+class Candidate:
+    starts: tuple[float, ...]  # one per block
+    pace: float
+    lead: str
+    first_where: str
+
+    def key(self) -> str:
+        return json.dumps([list(self.starts), self.pace, self.lead, self.first_where])
+
+    def describe(self, spec: SearchSpec) -> dict:
+        d = {f"start.{b.name}": s for b, s in zip(spec.blocks, self.starts)}
+        d.update(pace=self.pace, lead=self.lead, first_where=self.first_where)
+        return d
+
+
+def _group_level(group: str) -> str:
+    return next(a.level for a in default_catalogue().by_group(group))
+
+
+def candidate_scenario(spec: SearchSpec, base: ScenarioSpec, c: Candidate, name: str) -> ScenarioSpec:
+    """The scenario a candidate stands for: the base scenario with each block's groups moved to the
+    block's start year (keeping their offsets within the block), the lead's shifts, the pace, and
+    state action first in `first_where` states for its first two years."""
+    block_of = {g: i for i, b in enumerate(spec.blocks) for g in b.groups}
+    base_start = {}
+    for e in base.sequence:
+        if e.group in block_of:
+            i = block_of[e.group]
+            base_start[i] = min(base_start.get(i, 99.0), e.start_year)
+    last = base.years - 0.25
+    seq: list[SequenceEntry] = []
+    for e in base.sequence:
+        level = _group_level(e.group)
+        shift = LEAD_SHIFT[c.lead][level]
+        start, end = e.start_year, e.end_year
+        if e.group in block_of:
+            i = block_of[e.group]
+            start = c.starts[i] + (e.start_year - base_start[i])
+            end = None if e.end_year is None else c.starts[i] + (e.end_year - base_start[i])
+        start = min(start + shift, last)
+        end = None if end is None else min(max(end + shift, start + 1), base.years)
+        if level == "state" and c.first_where != "default" and e.where == "default":
+            split = start + 2 if end is None else min(start + 2, end)
+            seq.append(e.model_copy(update={"start_year": start, "end_year": split, "where": c.first_where}))
+            if end is None or split < end:
+                seq.append(e.model_copy(update={"start_year": split, "end_year": end}))
+        else:
+            seq.append(e.model_copy(update={"start_year": start, "end_year": end}))
+    strategy = base.strategy.model_copy(update={"pacing": c.pace})
+    return base.model_copy(update={"name": name, "sequence": seq, "strategy": strategy,
+                                   "description": f"Sequencing search candidate: {c.describe(spec)}"})
+
+
+# ---------------------------------------------------------------- futures
+
+def futures(spec: SearchSpec) -> list[dict]:
+    """Parameter draws from the registry ranges (Latin hypercube, SALib) plus the named stress
+    futures. Each future: {"name", "parameters", "events"}."""
+    out = []
+    if spec.futures.draws:
+        from SALib.sample import latin
+
+        reg = _params.registry()
+        names = spec.futures.parameters
+        problem = {"num_vars": len(names), "names": names, "bounds": [[reg[n].low, reg[n].high] for n in names]}
+        X = latin.sample(problem, spec.futures.draws, seed=spec.seed)
+        for i, row in enumerate(X):
+            out.append({"name": f"draw {i}", "parameters": dict(zip(names, map(float, row))), "events": []})
+    for s in spec.futures.stress:
+        out.append({"name": s.name, "parameters": dict(s.parameters), "events": list(s.events)})
+    if not out:
+        out.append({"name": "central", "parameters": {}, "events": []})
+    return out
+
+
+def _apply_future(scn: ScenarioSpec, fut: dict) -> ScenarioSpec:
+    return scn.model_copy(update={"parameters": {**scn.parameters, **fut["parameters"]},
+                                  "events": list(scn.events) + list(fut["events"])})
+
+
+def _evaluate_cell(scn: ScenarioSpec, fut: dict, f: int, seed: int, reps: int) -> list[float]:
+    s = _apply_future(scn, fut)
+    out = []
+    for r in range(reps):
+        rec = run_replication(s, seed, (f, r))
+        out.append(float(sum(v for k, v in rec.items() if k.startswith("met."))))
+    return out
+
+
+# ---------------------------------------------------------------- the store (resume)
+
+class Store:
+    """Evaluations on disk, one JSON line per candidate (appended, flushed and fsynced), so a
+    search can resume after an interruption without re-running finished candidates."""
+
+    def __init__(self, out: Path | None, spec: SearchSpec):
+        self.path = None if out is None else Path(out) / "evaluations.jsonl"
+        self.data: dict[str, list[list[float]]] = {}
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        manifest = self.path.parent / "search.json"
+        digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+        if manifest.exists():
+            old = json.loads(manifest.read_text())
+            if old.get("spec_sha256") != digest:
+                raise ScenarioError(f"{self.path.parent}: (resume): expected a directory made by the same search "
+                                    f"spec; this one was made by '{old.get('name')}' with different settings")
+        else:
+            manifest.write_text(json.dumps({"name": spec.name, "spec_sha256": digest,
+                                            "spec": json.loads(spec.model_dump_json())}, indent=1))
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash is simply re-run
+                self.data[rec["key"]] = rec["values"]
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def put(self, key, values):
+        self.data[key] = values
+        if self.path is not None:
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps({"key": key, "values": values}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+# ---------------------------------------------------------------- the search
+
+@dataclass
+class SearchResult:
+    spec: SearchSpec
+    table: pd.DataFrame           # one row per evaluated candidate (roadmap included)
+    futures: list[dict]
+    best_expected: pd.Series
+    most_robust: pd.Series
+    roadmap: pd.Series
+    files: dict[str, str]
+
+    def to_json(self) -> dict:
+        cols = ["candidate", "expected_met", "ci_low", "ci_high", "max_regret"]
+        cand = self.table[cols + [c for c in self.table if c.startswith("start.") or c in ("pace", "lead", "first_where")]]
+        return {
+            "evaluated": int(len(self.table)),
+            "best_expected": {"scenario_file": self.files.get("best_expected"),
+                              "expected_met": float(self.best_expected.expected_met),
+                              "ci_low": float(self.best_expected.ci_low), "ci_high": float(self.best_expected.ci_high)},
+            "most_robust": {"scenario_file": self.files.get("most_robust"),
+                            "max_regret": float(self.most_robust.max_regret)},
+            "roadmap": {"expected_met": float(self.roadmap.expected_met), "max_regret": float(self.roadmap.max_regret)},
+            "candidates": json.loads(cand.sort_values("expected_met", ascending=False).head(20).to_json(orient="records")),
+        }
+
+    def sentences(self) -> list[str]:
+        return describe_difference(self)
+
+
+def _all_candidates(spec: SearchSpec):
+    for starts in itertools.product(spec.start_years, repeat=len(spec.blocks)):
+        for pace, lead, fw in itertools.product(spec.paces, spec.leads, spec.first_where):
+            yield Candidate(tuple(starts), pace, lead, fw)
+
+
+def _roadmap_candidate(spec: SearchSpec, base: ScenarioSpec) -> Candidate:
+    """The base scenario expressed in the decision space where possible (its own block starts)."""
+    starts = []
+    for b in spec.blocks:
+        ys = [e.start_year for e in base.sequence if e.group in b.groups]
+        starts.append(min(ys) if ys else spec.start_years[0])
+    return Candidate(tuple(starts), base.strategy.pacing, "all", "default")
+
+
+def search(spec: SearchSpec, base: ScenarioSpec, out: str | Path | None = None, jobs: int = 1,
+           progress=None) -> SearchResult:
+    """Run the search (resuming from `out` if it holds earlier evaluations)."""
+    futs = futures(spec)
+    store = Store(Path(out) if out else None, spec)
+    par = Parallel(n_jobs=jobs, backend="loky") if jobs > 1 else None
+    visited: dict[str, None] = {}
+
+    def evaluate(cands: list[Candidate]) -> list[list[list[float]]]:
+        visited.update(dict.fromkeys(c.key() for c in cands))
+        todo = [c for c in dict.fromkeys(cands) if store.get(c.key()) is None]
+        if todo:
+            tasks = [(c, f) for c in todo for f in range(len(futs))]
+            scns = {c: candidate_scenario(spec, base, c, "candidate") for c in todo}
+            call = (delayed(_evaluate_cell)(scns[c], futs[f], f, spec.seed, spec.replications) for c, f in tasks)
+            vals = par(call) if par else [_evaluate_cell(scns[c], futs[f], f, spec.seed, spec.replications)
+                                          for c, f in tasks]
+            for i, c in enumerate(todo):
+                store.put(c.key(), vals[i * len(futs):(i + 1) * len(futs)])
+            if progress:
+                progress(len(todo))
+        return [store.get(c.key()) for c in cands]
+
+    road = _roadmap_candidate(spec, base)
+    evaluate([road])
+    method = spec.optimizer
+    if method == "auto":
+        method = "enumerate" if spec.space_size <= spec.budget else "tpe"
+    if method == "enumerate":
+        cands = list(_all_candidates(spec))[: spec.budget]
+        for i in range(0, len(cands), max(1, 2 * jobs)):
+            evaluate(cands[i:i + max(1, 2 * jobs)])
+    else:
+        _tpe(spec, evaluate)
+    table = _table(spec, {k: store.get(k) for k in visited}, futs, road)
+    files = {}
+    if out:
+        files = _write_answers(spec, base, table, Path(out))
+        _plot(table, Path(out) / "tradeoff.png")
+    best = table.sort_values(["expected_met", "max_regret"], ascending=[False, True]).iloc[0]
+    robust = table.sort_values(["max_regret", "expected_met"], ascending=[True, False]).iloc[0]
+    roadmap = table[table.candidate == road.key()].iloc[0]
+    return SearchResult(spec, table, futs, best, robust, roadmap, files)
+
+
+def _tpe(spec: SearchSpec, evaluate) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=max(3, min(10, spec.budget // 3)))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    seen: set[str] = set()
+    asks = 0
+    while len(seen) < min(spec.budget, spec.space_size) and asks < 20 * spec.budget:
+        trial = study.ask()
+        asks += 1
+        c = Candidate(
+            tuple(trial.suggest_categorical(f"start.{b.name}", spec.start_years) for b in spec.blocks),
+            trial.suggest_categorical("pace", spec.paces),
+            trial.suggest_categorical("lead", spec.leads),
+            trial.suggest_categorical("first_where", spec.first_where),
+        )
+        vals = evaluate([c])[0]
+        seen.add(c.key())
+        study.tell(trial, float(np.mean([np.mean(v) for v in vals])))
+
+
+def _table(spec: SearchSpec, evals: dict[str, list[list[float]]], futs: list[dict], road: Candidate) -> pd.DataFrame:
+    """One row per candidate: expected indicators met (mean over futures of the mean over runs),
+    a 95% interval, and the worst-case regret against the best candidate in each future."""
+    keys = list(evals)
+    per_future = np.array([[np.mean(v) for v in evals[k]] for k in keys])  # (cands, futures)
+    best_in_future = per_future.max(0)
+    rows = []
+    for i, k in enumerate(keys):
+        starts, pace, lead, fw = json.loads(k)
+        runs = np.concatenate([np.asarray(v) for v in evals[k]])
+        sd = runs.std(ddof=1) if len(runs) > 1 else 0.0
+        # Interval for the expected count: mean of per-future means, normal approximation over runs.
+        m = float(per_future[i].mean())
+        half = 1.959964 * sd / math.sqrt(len(runs))
+        row = {"candidate": k, "expected_met": m, "ci_low": m - half, "ci_high": m + half,
+               "max_regret": float((best_in_future - per_future[i]).max()),
+               "is_roadmap": k == road.key()}
+        row.update({f"start.{b.name}": s for b, s in zip(spec.blocks, starts)})
+        row.update(pace=pace, lead=lead, first_where=fw)
+        row.update({f"future.{f['name']}": float(per_future[i, j]) for j, f in enumerate(futs)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write_answers(spec: SearchSpec, base: ScenarioSpec, table: pd.DataFrame, out: Path) -> dict:
+    import tomli_w
+
+    files = {}
+    picks = {"best_expected": table.sort_values(["expected_met", "max_regret"], ascending=[False, True]).iloc[0],
+             "most_robust": table.sort_values(["max_regret", "expected_met"], ascending=[True, False]).iloc[0]}
+    for label, row in picks.items():
+        starts, pace, lead, fw = json.loads(row.candidate)
+        scn = candidate_scenario(spec, base, Candidate(tuple(starts), pace, lead, fw), f"{spec.name}_{label}")
+        data = json.loads(scn.model_dump_json(exclude_none=True))
+        data.pop("scale", None)  # the file runs at whatever scale the user asks for
+        path = out / f"{label}.toml"
+        path.write_text(f"# {label.replace('_', ' ')} sequencing found by `equitysim sequence` ({spec.name})\n"
+                        + tomli_w.dumps(data))
+        files[label] = str(path)
+    table.to_csv(out / "candidates.csv", index=False)
+    return files
+
+
+def _plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter(table.max_regret, table.expected_met, s=18, color="#0072B2", alpha=0.6, label="candidates")
+    r = table[table.is_roadmap]
+    ax.scatter(r.max_regret, r.expected_met, s=80, color="#D55E00", marker="D", label="roadmap as written")
+    best = table.sort_values("expected_met", ascending=False).iloc[0]
+    rob = table.sort_values("max_regret").iloc[0]
+    ax.scatter([best.max_regret], [best.expected_met], s=90, facecolors="none", edgecolors="#009E73", linewidths=2,
+               label="best expected")
+    ax.scatter([rob.max_regret], [rob.expected_met], s=90, marker="s", facecolors="none", edgecolors="#CC79A7",
+               linewidths=2, label="most robust")
+    ax.set_xlabel("worst-case regret across futures (indicators; further left is safer)")
+    ax.set_ylabel("expected indicators met (of 12; higher is better)")
+    road = r.iloc[0] if len(r) else None
+    if road is not None and road.candidate == best.candidate == rob.candidate:
+        title = f"The roadmap as written is both the best and the most robust of {len(table)} sequencings"
+    elif road is not None and best.expected_met > road.expected_met:
+        title = (f"The best sequencing meets {best.expected_met - road.expected_met:.1f} more indicators "
+                 f"than the roadmap on average")
+    else:
+        title = f"{len(table)} sequencings: expected value against worst-case regret"
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def describe_difference(res: SearchResult) -> list[str]:
+    """Plain sentences: how the best and the most robust sequencings differ from the roadmap."""
+    spec = res.spec
+    out = []
+    road = res.roadmap
+    for label, row in (("The sequencing with the highest expected value", res.best_expected),
+                       ("The most robust sequencing", res.most_robust)):
+        diffs = []
+        for b in spec.blocks:
+            a, r = row[f"start.{b.name}"], road[f"start.{b.name}"]
+            if a != r:
+                diffs.append(f"starts {b.name.replace('_', ' ')} in year {a + 1:g} instead of year {r + 1:g}")
+        if row.pace != road.pace:
+            diffs.append(f"paces reform at {row.pace:g} instead of {road.pace:g}")
+        if row.lead != road.lead:
+            diffs.append(f"lets the {row.lead} level lead" if row.lead != "all" else "moves all levels at once")
+        if row.first_where != road.first_where:
+            diffs.append(f"starts state action in {row.first_where.replace('_', ' ')} states")
+        what = "; ".join(diffs) if diffs else "is the roadmap as written"
+        out.append(f"{label} {what}. It meets {row.expected_met:.2f} of 12 indicators on average "
+                   f"({row.ci_low:.2f}-{row.ci_high:.2f}) against the roadmap's {road.expected_met:.2f}; "
+                   f"its worst-case regret is {row.max_regret:.2f} against the roadmap's {road.max_regret:.2f}.")
+    return out

@@ -1,0 +1,193 @@
+"""The fast model against the per-agent reference (benchmarks/reference): the correctness oracle.
+
+Deterministic parts must agree exactly (to rounding): the world both build on, and every metric
+computed from the same state. Stochastic parts must agree in distribution: replications of both
+on a small world are compared indicator by indicator and metric by metric (Fisher's exact test
+for indicators met, Kolmogorov-Smirnov for indicator values, year-10 metrics and risk counts),
+none may reject at a Bonferroni-corrected family-wise level of 1%.
+
+Size: the issue asks for 200 replications of each at scale 0.05; a reference replication takes
+a few seconds, so CI runs EQUITYSIM_ORACLE_REPLICATIONS (default 40) and the full 200 are run
+with `python benchmarks/run.py --oracle 200` (see docs/performance.md for the last result).
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from joblib import Parallel, delayed
+
+from benchmarks.reference import ReferenceModel, plain_measure, run_reference
+from benchmarks.reference.compare import compare
+from equitysim import load_scenario
+from equitysim.ensemble import replication_rng, run, run_replication
+from equitysim.model import EquityModel, world_for
+from equitysim.scenario import Event
+from equitysim.world import BLACK, HISPANIC, WHITE
+
+from .conftest import SCENARIOS
+
+REPS = int(os.environ.get("EQUITYSIM_ORACLE_REPLICATIONS", "40"))
+SCALE = 0.05
+
+
+def roadmap(scale=SCALE):
+    return load_scenario(SCENARIOS / "roadmap.toml").model_copy(update={"scale": scale})
+
+
+def stress(scale=SCALE):
+    """The roadmap with the levers and events the plain roadmap leaves untouched: race-conscious
+    designs, no pilots, equity as a lens in a third of districts, no locks, a recession, hostile
+    federal and state governments and a court ruling."""
+    spec = roadmap(scale)
+    strategy = spec.strategy.model_copy(update={"legal_design": "race_conscious", "pilot_first": False,
+                                                "equity_as_lens": 0.3, "lock_in": False, "pacing": 0.8})
+    events = [Event(kind="recession", year=1.0), Event(kind="hostile_states", year=3.0),
+              Event(kind="hostile_federal", year=4.0), Event(kind="court_ruling", year=5.0)]
+    return spec.model_copy(update={"name": "stress", "strategy": strategy, "events": events})
+
+
+JOBS = int(os.environ.get("EQUITYSIM_ORACLE_JOBS", "1"))   # pytest -n 2 already uses both cores
+
+
+def _reference_runs(spec, n, seed):
+    if JOBS == 1:
+        world = world_for(spec)
+        return pd.DataFrame([run_reference(spec, seed * 100_000 + k, world) for k in range(n)])
+    return pd.DataFrame(Parallel(n_jobs=JOBS, backend="loky")(delayed(run_reference)(spec, seed * 100_000 + k)
+                                                               for k in range(n)))
+
+
+# ---------------------------------------------------------------------- deterministic parts
+def test_reference_builds_the_same_world_and_baseline():
+    spec = roadmap()
+    ref = ReferenceModel(spec, 1)
+    fast = EquityModel(spec, rng=1)
+    w = fast.world
+    assert ref.world is w   # the same cached world object
+    # Every school and district agent carries the world's figures.
+    assert len(ref.districts) == w.n_districts and len(ref.schools) == w.n_schools
+    enroll = np.array([sum(sc.enroll for sc in d.schools) for d in ref.districts])
+    np.testing.assert_allclose(enroll, w.d_enroll, rtol=1e-12)
+    np.testing.assert_array_equal([d.state.index for d in ref.districts], w.d_state)
+    for k, v in ref.baseline.items():
+        assert fast.baseline[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+
+
+def _plain_arrays(m, gain_all, grad_all):
+    """The arrays plain_measure reads, from the fast model's dense (public) state."""
+    return {
+        "enrollment": m.school_enrollment(), "school_spending_ratio": m.school_spending_ratio(),
+        "teacher_experience": m.school_teacher_experience(), "gain_all": gain_all, "grad_all": grad_all,
+        "district_spending_ratio": m.district_spending_ratio(), "susp_cut": m.susp_cut, "ap_cut": m.ap_cut,
+        "gain_minority": m.gain_minority, "grad_minority": m.grad_minority, "active": m.active, "phase": m.phase,
+        "reached": m.reached, "st_on": m.st_on, "st_ever": m.st_ever, "fed_ever": m.fed_ever,
+        "national_coalition_breadth": m.coal_breadth[-1],
+    }
+
+
+def _assert_same(fast: dict, plain: dict):
+    for k, v in plain.items():
+        assert fast[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+
+
+def test_fast_metrics_equal_the_plain_computation_on_the_same_state():
+    """Year by year, the fast model's metrics (per-district sums, decomposed outcome modifiers)
+    equal the plain school-by-school computation on its own state, with gains accumulated
+    school by school alongside it; then again after forcing strong interdistrict mixing, where
+    school shares must be clipped."""
+    spec = roadmap(0.1).model_copy(update={"strategy": roadmap().strategy.model_copy(update={"pacing": 1.0})})
+    m = EquityModel(spec, rng=replication_rng(3, 0))
+    w, p = m.world, m.p
+    spend0, texp0 = m.school_spending_ratio(), m.school_teacher_experience()
+
+    def exposure(e):
+        mino = e[:, BLACK] + e[:, HISPANIC]
+        num = np.bincount(w.s_district, weights=mino * e[:, WHITE] / w.s_enroll, minlength=w.n_districts)
+        den = np.bincount(w.s_district, weights=mino, minlength=w.n_districts)
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+    expo0 = exposure(m.school_enrollment())
+    gain, grad, gain_min = np.zeros(w.n_schools), np.zeros(w.n_schools), np.zeros(w.n_districts)
+    while m.running:
+        m.step()
+        if m.quarter % 4:
+            continue
+        spend_rel = m.school_spending_ratio() / spend0 - 1
+        gain += (p["spending_achievement_effect"] * spend_rel / 0.1
+                 + p["teacher_achievement_effect"] * (m.school_teacher_experience() - texp0) * 0.2)
+        grad += p["spending_graduation_effect"] / 12 * spend_rel / 0.1
+        expo = exposure(m.school_enrollment()) - expo0
+        gain_min += p["integration_achievement_effect"] / 10 * expo + p["ap_achievement_effect"] / 10 * m.ap_cut
+        np.testing.assert_allclose(m.gain_all, gain, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m.gain_minority, gain_min, rtol=1e-9, atol=1e-12)
+        _assert_same(m.history[-1], plain_measure(w, p, m.catalogue, _plain_arrays(m, gain, grad)))
+    assert (m.outcome.seg_gap > 0).sum() > 50 and m.outcome.mix_r.max() > 0   # the run did move mixes
+    # Strong interdistrict mixing everywhere: some schools' formula shares go negative.
+    m.outcome.mix_r[:] = 0.9
+    m.outcome.seg_gap[:] = np.where(m.outcome.seg_gap > 0, 0.05, 0.0)
+    m.clear_caches()
+    d_now = w.d_share + m.inter_mix[:, None] * (m.fixed.region_share[w.d_region] - w.d_share)
+    raw = m.seg_keep[w.s_district][:, None] * w.s_dev + d_now[w.s_district]
+    assert (raw < 0).any()
+    _assert_same(m.measure(), plain_measure(w, p, m.catalogue, _plain_arrays(m, gain, grad)))
+
+
+def test_adoption_hazards_equal_the_plain_rule_and_respect_their_bounds():
+    """The adoption hazard of every (district, program) equals the plain per-row formula, and
+    the thinning bound of each candidate stratum is never below a hazard in it."""
+    from benchmarks.reference.plain_adoption import plain_hazards
+    from equitysim.agents import District
+
+    m = EquityModel(stress(0.1), rng=replication_rng(4, 0))
+    seen = []
+    original = District._adopt
+
+    def check(model, g):
+        h = plain_hazards(model)
+        hazard, bound = District.adoption(model)
+        n_d, n_k = h.shape
+        for i, pool in enumerate(model.fixed.strata_pool):
+            k = model.fixed.stratum_k[i]
+            np.testing.assert_allclose(hazard(pool, np.full(len(pool), k)), h[pool, k], rtol=1e-12, atol=1e-15)
+            assert (h[pool, k] <= bound[i] * (1 + 1e-12)).all()
+        seen.append(float(h.sum()))
+        return original(model, g)
+
+    District._adopt = staticmethod(check)
+    try:
+        m.run()
+    finally:
+        District._adopt = staticmethod(original)
+    assert len(seen) == 40 and max(seen) > 1
+
+
+# ---------------------------------------------------------------------- distributions
+@pytest.mark.parametrize("make", [roadmap, stress], ids=["roadmap", "stress"])
+def test_fast_model_and_reference_agree_in_distribution(make):
+    spec = make()
+    fast = run(spec, REPS, seed=11, jobs=JOBS).runs
+    ref = _reference_runs(spec, REPS, seed=12)
+    res = compare(fast, ref)
+    bad = res[res["reject"]]
+    assert bad.empty, "fast and reference differ:\n" + bad.to_string()
+    # the comparison had something to compare
+    assert (res["test"] != "equal").sum() >= 20
+
+
+def test_the_comparison_detects_a_small_change_in_a_rule():
+    """The same comparison, same size, tells apart the model from one whose programs fail 40%
+    more often (a change the reference comparison must be able to catch)."""
+    spec = roadmap()
+    base = run(spec, REPS, seed=21, jobs=JOBS).runs
+    worse = run(spec.with_parameters(implementation_failure_rate=spec.param_values()["implementation_failure_rate"] * 1.4),
+                REPS, seed=22, jobs=JOBS).runs
+    assert compare(base, worse)["reject"].any()
+
+
+def test_replication_records_have_the_reference_keys():
+    spec = roadmap()
+    fast = run_replication(spec, 1, 0)
+    ref = run_reference(spec, 1)
+    assert {k for k in ref} <= set(fast)
