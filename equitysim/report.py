@@ -130,11 +130,14 @@ def headlines(results, k: int = 4) -> list[str]:
 # ---------------------------------------------------------------------------- uncertainties and assumptions
 def read_sensitivity(source) -> pd.DataFrame:
     """A sensitivity result as a table: a `parameter` column and one index column (ST, S1,
-    mu_star or importance), optionally an `output` column. Accepts a DataFrame or a CSV/Parquet path."""
+    mu_star or importance), optionally an `output` column. Accepts a DataFrame, a CSV/Parquet path,
+    or the output directory of `equitysim sensitivity` (its indices.csv)."""
     if isinstance(source, pd.DataFrame):
         df = source.copy()
     else:
         path = Path(source)
+        if path.is_dir():  # the output directory of `equitysim sensitivity`
+            path = path / "indices.csv"
         try:
             df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         except FileNotFoundError:
@@ -143,7 +146,10 @@ def read_sensitivity(source) -> pd.DataFrame:
             raise ValueError(f"{path}: expected a readable CSV or Parquet file ({e.__class__.__name__})") from None
     if "parameter" not in df.columns and df.index.name == "parameter":
         df = df.reset_index()
-    col = next((c for c in SENSITIVITY_COLUMNS if c in df.columns), None)
+    # The column that holds the indices: the candidate with the most values (a Morris table from
+    # `equitysim sensitivity` may also carry an all-zero ST column for constant outputs).
+    present = [c for c in SENSITIVITY_COLUMNS if c in df.columns]
+    col = max(present, key=lambda c: (int(df[c].notna().sum()), -present.index(c))) if present else None
     if "parameter" not in df.columns or col is None:
         where = "" if isinstance(source, pd.DataFrame) else f"{source}: "
         raise ValueError(f"{where}expected columns 'parameter' and one of {', '.join(SENSITIVITY_COLUMNS)}")

@@ -95,6 +95,15 @@ def test_sensitivity_section_and_assumptions(tmp_path):
     assert list(table.parameter) == ["policy_pace", "backlash_rate", "coalition_weight"] and "sensitivity" in how
 
 
+def test_sensitivity_directory_with_a_morris_table(tmp_path):
+    """The layout `equitysim sensitivity` writes: out/indices.csv; Morris rows carry mu_star, and
+    constant outputs an all-zero ST."""
+    pd.DataFrame({"output": ["met.a", "met.a", "met.b"], "parameter": ["recession_prob", "backlash_rate", "policy_pace"],
+                  "mu_star": [0.2, 0.4, None], "ST": [None, None, 0.0]}).to_csv(tmp_path / "indices.csv", index=False)
+    top = R.decisive_uncertainties(tmp_path)
+    assert [u["parameter"] for u in top] == ["backlash_rate", "recession_prob"] and top[0]["index_name"] == "mu_star"
+
+
 def test_assumptions_without_sensitivity_are_assumed_and_widest():
     table, how = R.key_assumptions(result_set(), k=6)
     reg = _params.registry()
