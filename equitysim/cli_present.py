@@ -101,8 +101,9 @@ def _run_options(f):
 @click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False), default=Path("report.html"),
               show_default=True, callback=output_file, help="The HTML page to write")
 @click.option("--pdf", is_flag=True, help="Also write a PDF handout beside it (same name, .pdf)")
-@click.option("--sensitivity", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="CSV or Parquet of sensitivity indices (columns: parameter, and ST, S1, mu_star or importance)")
+@click.option("--sensitivity", type=click.Path(path_type=Path), default=None,
+              help="Output directory of `equitysim sensitivity`, or a CSV/Parquet of indices "
+                   "(columns: parameter, and ST, S1, mu_star or importance)")
 @click.option("--map-year", type=click.IntRange(1, 20), default=5, show_default=True,
               help="Year shown on the state map")
 @click.option("--save", type=click.Path(path_type=Path, file_okay=False), default=None,

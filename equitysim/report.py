@@ -94,7 +94,7 @@ def headlines(results, k: int = 4) -> list[str]:
         scale = P.scale_of(r)
         lik = s[s.p_met >= P.LIKELY]
         unl = s[s.p_met < P.UNLIKELY]
-        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the roadmap's {n_ind} success indicators are "
+        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the {n_ind} success indicators are "
                    f"likely to be met (in at least two thirds of {r.replications} simulated futures) and "
                    f"{len(unl)} are unlikely (in under a third); on average {r.expected_met():.1f} are met.")
         picks = []
@@ -130,11 +130,14 @@ def headlines(results, k: int = 4) -> list[str]:
 # ---------------------------------------------------------------------------- uncertainties and assumptions
 def read_sensitivity(source) -> pd.DataFrame:
     """A sensitivity result as a table: a `parameter` column and one index column (ST, S1,
-    mu_star or importance), optionally an `output` column. Accepts a DataFrame or a CSV/Parquet path."""
+    mu_star or importance), optionally an `output` column. Accepts a DataFrame, a CSV/Parquet path,
+    or the output directory of `equitysim sensitivity` (its indices.csv)."""
     if isinstance(source, pd.DataFrame):
         df = source.copy()
     else:
         path = Path(source)
+        if path.is_dir():  # the output directory of `equitysim sensitivity`
+            path = path / "indices.csv"
         try:
             df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         except FileNotFoundError:
@@ -143,7 +146,10 @@ def read_sensitivity(source) -> pd.DataFrame:
             raise ValueError(f"{path}: expected a readable CSV or Parquet file ({e.__class__.__name__})") from None
     if "parameter" not in df.columns and df.index.name == "parameter":
         df = df.reset_index()
-    col = next((c for c in SENSITIVITY_COLUMNS if c in df.columns), None)
+    # The column that holds the indices: the candidate with the most values (a Morris table from
+    # `equitysim sensitivity` may also carry an all-zero ST column for constant outputs).
+    present = [c for c in SENSITIVITY_COLUMNS if c in df.columns]
+    col = max(present, key=lambda c: (int(df[c].notna().sum()), -present.index(c))) if present else None
     if "parameter" not in df.columns or col is None:
         where = "" if isinstance(source, pd.DataFrame) else f"{source}: "
         raise ValueError(f"{where}expected columns 'parameter' and one of {', '.join(SENSITIVITY_COLUMNS)}")
@@ -296,7 +302,8 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
              f"<h1>{_e(P._cap(title))}</h1>",
-             f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures per scenario of a ten-year campaign "
+             f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures{' per scenario' if len(res) > 1 else ''} "
+             f"of a ten-year campaign "
              f"across the 50 states and DC, about 13,400 districts and 99,000 schools (equitysim).</p>"]
     scales = {P.scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
     if scales - {1.0}:

@@ -7,12 +7,12 @@ per scenario, in display order). `load_results` makes one from whatever the user
 - a directory written by `save_results` (one sub-directory per scenario, each holding
   `meta.json`, `runs.parquet` and, when recorded, `trajectories.parquet` and `states.parquet`),
   or one such scenario directory;
+- a results directory of `equitysim sweep` (the experiments store, `experiment.json` with
+  `runs/` and `trajectories/`): one result per scenario, pooled over the experiment's design
+  points (the report says how many); the store keeps no per-state record, so no state map;
 - a Parquet file of replications written by `equitysim run ... --out file.parquet`, or a
   directory of them (the scenario's name is the file's stem; its settings are unknown, so the
   report says so and assumes a full-scale world).
-
-The experiments results store (a later piece of work) plugs in here: add a branch that
-recognises its layout and returns the same dict.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def _load_path(p: Path) -> dict[str, EnsembleResult]:
         if p.suffix != ".parquet":
             raise ResultsError(f"{p}: expected a results directory or a .parquet file of replications")
         return {p.stem: _load_bare_parquet(p)}
+    if (p / "experiment.json").exists():
+        return _load_store(p)
     if (p / META).exists():
         r = _load_dir(p)
         return {r.spec.name: r}
@@ -123,6 +125,41 @@ def _load_dir(d: Path) -> EnsembleResult:
     states = _read_parquet(d / "states.parquet") if (d / "states.parquet").exists() else None
     _check_runs(runs, d / "runs.parquet")
     return EnsembleResult(spec, seed, runs, traj, meta=meta.get("meta", {}), states=states)
+
+
+def _load_store(p: Path) -> dict[str, EnsembleResult]:
+    """One EnsembleResult per scenario of a sweep's results directory (experiments.ResultStore)."""
+    from .experiments import ExperimentError, ResultStore, read_runs, read_trajectories
+
+    try:
+        m = ResultStore(p).manifest()
+        runs = read_runs(p)
+        kept = m["identity"]["experiment"]["outputs"].get("trajectories", False)
+        traj = read_trajectories(p) if kept else None
+    except ExperimentError as e:
+        raise ResultsError(str(e)) from None
+    if runs.empty:
+        raise ResultsError(f"{p}: expected finished runs in runs/ (none yet; resume the sweep)")
+    specs = {d["name"]: ScenarioSpec.model_validate(d) for d in m["identity"]["scenarios"]}
+    points = int(m.get("points", 1))
+    out = {}
+    for name in m["scenarios"]:
+        mine = runs[runs["scenario"] == name]
+        if mine.empty:
+            continue
+        # a run's key in the store is (design point, replication)
+        keyed = mine.assign(key=list(zip(mine["point"], mine["replication"])) if points > 1 else mine["replication"])
+        t = None
+        if traj is not None:
+            tt = traj[traj["scenario"] == name]
+            t = tt.assign(key=list(zip(tt["point"], tt["replication"])) if points > 1 else tt["replication"])
+        note = (f"from experiment '{m.get('name')}' ({p}), pooled over its {points} design points "
+                f"({', '.join(m.get('design_parameters', []))})" if points > 1 else None)
+        meta = {"source": str(p), "experiment": m.get("name")}
+        if note:
+            meta["note"] = note
+        out[name] = EnsembleResult(specs[name], m.get("seed"), keyed.reset_index(drop=True), t, meta=meta)
+    return out
 
 
 def _check_runs(runs: pd.DataFrame, where: Path):

@@ -43,7 +43,7 @@ def test_headlines_single_scenario_counts_match_the_summary():
     s = r.summary()
     heads = R.headlines(r)
     likely, unlikely = int((s.p_met >= 2 / 3).sum()), int((s.p_met < 1 / 3).sum())
-    assert f"{likely} of the roadmap's 12 success indicators are likely" in heads[0]
+    assert f"{likely} of the 12 success indicators are likely" in heads[0]
     assert f"{unlikely} are unlikely" in heads[0] and f"{REPS} simulated futures" in heads[0]
     assert 2 <= len(heads) <= 4 and all(h.startswith("Under the roadmap as written") for h in heads)
 
@@ -93,6 +93,15 @@ def test_sensitivity_section_and_assumptions(tmp_path):
     assert _params.registry()["backlash_rate"].description in html
     table, how = R.key_assumptions(None, sensitivity=sens, k=3)
     assert list(table.parameter) == ["policy_pace", "backlash_rate", "coalition_weight"] and "sensitivity" in how
+
+
+def test_sensitivity_directory_with_a_morris_table(tmp_path):
+    """The layout `equitysim sensitivity` writes: out/indices.csv; Morris rows carry mu_star, and
+    constant outputs an all-zero ST."""
+    pd.DataFrame({"output": ["met.a", "met.a", "met.b"], "parameter": ["recession_prob", "backlash_rate", "policy_pace"],
+                  "mu_star": [0.2, 0.4, None], "ST": [None, None, 0.0]}).to_csv(tmp_path / "indices.csv", index=False)
+    top = R.decisive_uncertainties(tmp_path)
+    assert [u["parameter"] for u in top] == ["backlash_rate", "recession_prob"] and top[0]["index_name"] == "mu_star"
 
 
 def test_assumptions_without_sensitivity_are_assumed_and_widest():

@@ -75,3 +75,28 @@ def test_meta_records_the_spec(tmp_path):
     save_results(result_set()["roadmap"], tmp_path)
     meta = json.loads((tmp_path / "roadmap" / "meta.json").read_text())
     assert meta["spec"]["name"] == "roadmap" and meta["spec"]["scale"] == 0.05 and meta["replications"] == 8
+
+
+def test_experiment_store_is_read_per_scenario(tmp_path):
+    """A sweep's results directory (the experiments store) gives one result per scenario."""
+    from equitysim.experiments import parse_experiment, read_runs, sweep
+
+    exp = parse_experiment({"name": "tiny", "scenarios": ["roadmap", "no_action"], "scenarios_dir": str(SCENARIOS),
+                            "replications": 3, "seed": 2, "scale": 0.05, "chunk_size": 3,
+                            "design": {"method": "lhs", "samples": 2, "parameters": ["backlash_rate"]},
+                            "outputs": {"trajectories": True}})
+    sweep(exp, tmp_path / "store", jobs=1)
+    res = load_results(tmp_path / "store")
+    runs = read_runs(tmp_path / "store")
+    assert list(res) == ["roadmap", "no_action"]
+    for name, r in res.items():
+        mine = runs[runs.scenario == name]
+        assert r.replications == len(mine) == 6 and r.spec.scale == 0.05 and r.seed == 2
+        expected = mine[[c for c in mine if c.startswith("met.")]].mean()
+        got = r.summary().set_index("id")["p_met"]
+        assert all(got[c.split(".", 1)[1]] == v for c, v in expected.items())
+        assert r.trajectories is not None and r.trajectories.year.max() == 10
+        assert "pooled over its 2 design points" in r.meta["note"]
+    from equitysim.report import build_report
+    html = build_report(res)
+    assert "pooled over its 2 design points" in html and html.count("data:image/png") == 2  # no state map
