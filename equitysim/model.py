@@ -226,6 +226,7 @@ class Fixed:
         self.stratum_n = np.array([x[1] for x in flat], int)
         self.stratum_size = np.array([x[2] for x in flat])
         self.strata_pool = [x[3] for x in flat]
+        self.stratum_family = self.family[self.stratum_k]
         d_min = w.d_share[:, BLACK] + w.d_share[:, HISPANIC]
         self.state_enroll = np.bincount(w.d_state, weights=w.d_enroll, minlength=w.n_states)
         self.total_enroll = float(w.d_enroll.sum())
