@@ -322,7 +322,7 @@ class District(mesa.Agent):
         # Each district without the prerequisites gains them with probability `ps` this quarter.
         ps = min(m.plan.support_at("prerequisites", q) * 0.05, 1.0)
         if ps > 0:
-            m.prereq[g.choice(n_d, g.binomial(n_d, ps), replace=False)] = True
+            m.prereq[_bernoulli(m._all_districts, ps, g)] = True
 
         # Leadership turnover: a new superintendent may drop programs that are neither
         # institutionalised nor run as a lens. Only districts running programs are affected.
@@ -344,10 +344,10 @@ class District(mesa.Agent):
         # Implementation timeline: advance phases; weak fidelity stalls.
         c = m.cells
         c.qin += 1
-        due = _nz((c.qin >= m.phase_quarters[c.k, c.phase]) & (c.phase < m.final_phase[c.k]))
-        weak = due[c.fid[due] < 0.3]
-        stall = weak[g.random(len(weak)) < 0.5]
-        adv = np.delete(due, np.searchsorted(due, stall)) if len(stall) else due
+        due = (c.qin >= m._phase_quarters_flat[c.k * m._n_phases + c.phase]) & (c.phase < m.final_phase[c.k])
+        weak = _nz(due & (c.fid < 0.3))
+        due[weak[g.random(len(weak)) < 0.5]] = False   # stalled
+        adv = _nz(due)
         if len(adv):
             c.phase[adv] += 1
             c.qin[adv] = 0
@@ -432,31 +432,32 @@ class District(mesa.Agent):
         else:
             row_bound = np.zeros(n_k)
         n_plan = int(slot.max()) + 1 if n_a else 0
-        # (program, slot) -> active row; -1 where none
-        row_of = np.full((n_k, max(n_plan, 1)), -1)
+        # (program, slot) -> active row, or the empty row n_a (rate 0, no district eligible)
+        row_of = np.full(n_k * max(n_plan, 1), n_a)
         if n_a:
-            row_of[k_a, slot] = np.arange(n_a)
+            row_of[k_a * n_plan + slot] = np.arange(n_a)
+            bms = np.concatenate([base[:, None] * ms, np.zeros((1, n_s))]).ravel()
+            cond = np.concatenate([cond, np.zeros((1, n_d), bool)]).ravel()
         # Upper bound of each program's hazard over its pool, then thinning per stratum.
         row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
         bg_bound = F.bg_rate * climate_mult.max()
         hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
         log_ref = np.log(CAPACITY_REF)
+        peers = peers.ravel()
 
         def hazard(cd, ck):
             """Adoption hazard this quarter of program ck[i] in district cd[i]."""
             flat = ck * n_d + cd
             s = w.d_state[cd]
-            rate = np.where(m.active_T.ravel()[flat], 0.0, F.bg_rate[ck] * climate_mult[s])
+            rate = (F.bg_rate[ck] * climate_mult[s]) * ~m.active_T.ravel()[flat]
             if n_plan:
-                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers.ravel()[w.d_region[cd] * n_k + ck])
+                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers[w.d_region[cd] * n_k + ck])
                          * F.size_mult_kd.ravel()[flat])
+                kp = ck * n_plan
                 for j in range(n_plan):
-                    r = row_of[ck, j]
-                    has = r >= 0
-                    r = np.maximum(r, 0)
-                    ok = has & cond.ravel()[r * n_d + cd]
-                    rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
-            return _hazard(rate)
+                    r = row_of[kp + j]
+                    np.maximum(rate, cond[r * n_d + cd] * bms[r * n_s + s] * dmult, out=rate)
+            return 1.0 - np.exp(-DT * rate)
 
         return hazard, hb
 

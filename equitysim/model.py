@@ -413,6 +413,7 @@ class EquityModel(mesa.Model):
             self.phase_quarters[k, :len(pr.phase_quarters)] = pr.phase_quarters
             self.phase_coverage[k, :len(pr.phase_coverage)] = pr.phase_coverage
         self._phase_offset = (np.arange(n_k) * n_ph)[None, :]
+        self._phase_coverage_flat, self._phase_quarters_flat, self._n_phases = self.phase_coverage.ravel(), self.phase_quarters.ravel(), n_ph
         self.final_phase = np.array([len(pr.phase_names) - 1 for pr in progs])
         self.pilot_phase = np.array([pr.pilot_phase for pr in progs])
         self.program_visible = np.array([pr.visible for pr in progs])
@@ -432,6 +433,7 @@ class EquityModel(mesa.Model):
         self.gain_minority = np.zeros(n_d)  # extra gain for Black and Hispanic students, SD
         self.grad_minority = np.zeros(n_d)
         self.program_wins = np.zeros(n_d, int)
+        self._all_districts = np.arange(n_d)
         self.outcome_counts = {"started": np.zeros(n_k, int)}
         self._mix_cache = (None, None)
         self._ratio_cache = (None, None)
@@ -726,7 +728,8 @@ class EquityModel(mesa.Model):
 
     def cells_coverage(self) -> np.ndarray:
         """Coverage of each active cell (see `coverage`)."""
-        return self.phase_coverage[self.cells.k, self.cells.phase]
+        c = self.cells
+        return self._phase_coverage_flat[c.k * self._n_phases + c.phase]
 
     def phase_changed(self):
         """Kept for compatibility: coverage is no longer cached."""
@@ -864,7 +867,7 @@ class EquityModel(mesa.Model):
             return self._mix_cache[1]
         F, O, T = self.fixed, self.outcome, self._touched
         mix = O.mix_r[self.world.d_region]
-        T.update(np.flatnonzero((O.seg_gap != 0) | (mix != 0)))
+        T.update(((O.seg_gap != 0) | (mix != 0)).nonzero()[0])
         d = T.d
         now = F.dshare_T[:, d] + mix[d] * F.regdiff_T[:, d]
         mx = DistrictMix(F.sums, T, 1 - O.seg_gap[d], now)
