@@ -387,7 +387,9 @@ class District(mesa.Agent):
         climate_mult = (m.climate / CLIMATE_REF) ** p["climate_exponent"]
         cw = p["capacity_weight"]
         wdiff = p["diffusion_neighbor_weight"]
-        peers = np.bincount(w.d_region[c.d] * n_k + c.k, minlength=w.n_regions * n_k).reshape(w.n_regions, n_k) / F.region_n[:, None]
+        n_r = w.n_regions
+        # share of each region's districts running each program: (n_k, n_regions)
+        peers = np.bincount(c.k * n_r + w.d_region[c.d], minlength=n_k * n_r).reshape(n_k, n_r) * F.region_inv
         lo_cap, hi_cap = m.capacity_range()
         cap_bound = (max((hi_cap / CAPACITY_REF) ** cw, (lo_cap / CAPACITY_REF) ** cw) if lo_cap > 0
                      else (hi_cap / CAPACITY_REF) ** max(cw, 0))
@@ -425,10 +427,11 @@ class District(mesa.Agent):
                   * (R.intensity[a] * m.pace)[:, None])
             row_bound = np.zeros(n_k)
             np.maximum.at(row_bound, k_a, base * ms.max(1))
-            seen = {}
-            for i, k in enumerate(k_a.tolist()):
-                slot[i] = seen.get(k, 0)
-                seen[k] = slot[i] + 1
+            seen, slots = {}, []
+            for k in k_a.tolist():
+                slots.append(seen.get(k, 0))
+                seen[k] = slots[-1] + 1
+            slot = np.array(slots)
         else:
             row_bound = np.zeros(n_k)
         n_plan = int(slot.max()) + 1 if n_a else 0
@@ -439,7 +442,7 @@ class District(mesa.Agent):
             bms = np.concatenate([base[:, None] * ms, np.zeros((1, n_s))]).ravel()
             cond = np.concatenate([cond, np.zeros((1, n_d), bool)]).ravel()
         # Upper bound of each program's hazard over its pool, then thinning per stratum.
-        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
+        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(1))
         bg_bound = F.bg_rate * climate_mult.max()
         hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
         log_ref = np.log(CAPACITY_REF)
@@ -451,7 +454,7 @@ class District(mesa.Agent):
             s = w.d_state[cd]
             rate = (F.bg_rate[ck] * climate_mult[s]) * ~m.active_T.ravel()[flat]
             if n_plan:
-                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers[w.d_region[cd] * n_k + ck])
+                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers[ck * n_r + w.d_region[cd]])
                          * F.size_mult_kd.ravel()[flat])
                 kp = ck * n_plan
                 for j in range(n_plan):

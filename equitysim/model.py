@@ -185,6 +185,7 @@ class Fixed:
         self.budget_min, self.budget_max = float(self.budget_base.min()), float(self.budget_base.max())
         self.log_budget = np.log(self.budget_base)
         self.region_n = np.bincount(w.d_region, minlength=w.n_regions).astype(float)
+        self.region_inv = 1 / self.region_n
         multi = w.d_nschools >= 2
         eligible = np.ones((len(progs), n_d), bool)
         for k, pr in enumerate(progs):
