@@ -12,10 +12,11 @@ the two are written differently for speed, a comment says why they are the same 
 - District programs are kept as a list of active (district, program) cells (a few thousand of
   the 67,000), so per-program work costs what is active, not what could be.
 - Adoption is an independent Bernoulli draw per eligible district and program, with the hazard
-  of the rules. Rather than one uniform per district and program, candidates are drawn with a
-  bound on the hazard (Binomial count, then a uniform subset: every district is a candidate
-  independently with the bound's probability) and each is accepted with hazard / bound, which
-  is the same Bernoulli draw ("thinning").
+  of the rules. Rather than one uniform per district and program, candidates are drawn with an
+  upper bound of the hazard (every district of a candidate stratum independently with the
+  bound's probability) and each is accepted with probability hazard / bound, which is the same
+  Bernoulli draw ("thinning"). New starts are then funded in a uniformly random order until the
+  family's money runs out, evaluating candidates only as far as the money goes.
 - Draws about districts come from a stream re-keyed every quarter (`model.quarter_rng`), so
   however many a scenario uses in one quarter, every other quarter sees the same numbers.
 """
