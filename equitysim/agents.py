@@ -12,10 +12,11 @@ the two are written differently for speed, a comment says why they are the same 
 - District programs are kept as a list of active (district, program) cells (a few thousand of
   the 67,000), so per-program work costs what is active, not what could be.
 - Adoption is an independent Bernoulli draw per eligible district and program, with the hazard
-  of the rules. Rather than one uniform per district and program, candidates are drawn with a
-  bound on the hazard (Binomial count, then a uniform subset: every district is a candidate
-  independently with the bound's probability) and each is accepted with hazard / bound, which
-  is the same Bernoulli draw ("thinning").
+  of the rules. Rather than one uniform per district and program, candidates are drawn with an
+  upper bound of the hazard (every district of a candidate stratum independently with the
+  bound's probability) and each is accepted with probability hazard / bound, which is the same
+  Bernoulli draw ("thinning"). New starts are then funded in a uniformly random order until the
+  family's money runs out, evaluating candidates only as far as the money goes.
 - Draws about districts come from a stream re-keyed every quarter (`model.quarter_rng`), so
   however many a scenario uses in one quarter, every other quarter sees the same numbers.
 """
@@ -26,7 +27,7 @@ import mesa
 import numpy as np
 
 from . import risks
-from .risks import clip
+from .risks import _nz, clip
 from .world import BLACK, HISPANIC, WHITE
 
 DT = 0.25  # years per step
@@ -94,7 +95,7 @@ class FederalGovernment(mesa.Agent):
         take = window & np.where(kinds == "law", ua < law_h, True)
         # The roadmap's budget (about $4B a year) caps what can be in force.
         budget = p["federal_budget_musd"] * m.spec.strategy.budget_multiplier
-        for i in np.flatnonzero(take):
+        for i in _nz(take):
             if m.fed_cost[m.fed_on].sum() + m.fed_cost[i] <= budget:
                 m.fed_on[i] = m.fed_ever[i] = True
 
@@ -150,7 +151,7 @@ class State(mesa.Agent):
     @property
     def policies(self) -> list[str]:
         pol = self.model.catalogue.state_policies
-        return [pol[j] for j in np.flatnonzero(self.model.st_on[self.index])]
+        return [pol[j] for j in _nz(self.model.st_on[self.index])]
 
     @property
     def climate(self) -> float:
@@ -238,6 +239,19 @@ class State(mesa.Agent):
         clip(m.adequacy_progress, 0, 1, out=m.adequacy_progress)
 
 
+def _bernoulli(pool: np.ndarray, p: float, g) -> np.ndarray:
+    """Each element of `pool` independently with probability p (by geometric gaps: the cost is
+    the number drawn, not the size of the pool)."""
+    n = len(pool)
+    if p >= 1:
+        return pool.copy()
+    mean = n * p
+    pos = np.cumsum(g.geometric(p, int(mean + 4 * mean ** 0.5 + 16)))
+    while pos[-1] <= n:
+        pos = np.concatenate([pos, pos[-1] + np.cumsum(g.geometric(p, int(mean / 4) + 16))])
+    return pool[pos[pos <= n] - 1]
+
+
 class _Sample:
     """A uniformly random subset of `n` districts of `pool`, drawn lazily in random order:
     `take(c)` returns the next c (the first c of a uniformly random permutation of the subset)."""
@@ -248,19 +262,19 @@ class _Sample:
     def take(self, c):
         g, pool = self.g, self.pool
         if self.used is None:   # the first take: a uniform sample in random order
-            self.used = np.zeros(len(pool), bool)
             out = g.choice(len(pool), c, replace=False)
-        else:                   # later: uniform among those not yet taken
-            parts, got = [], 0
-            while got < c:
-                x = g.choice(len(pool), min(len(pool), 2 * (c - got) + 16), replace=False)
-                x = x[~self.used[x]][:c - got]
-                self.used[x] = True
-                parts.append(x)
-                got += len(x)
-            out = np.concatenate(parts)
-        self.used[out] = True
-        return pool[out]
+            if c < self.n:
+                self.used = np.zeros(len(pool), bool)
+                self.used[out] = True
+            return pool[out]
+        parts, got = [], 0      # later: uniform among those not yet taken
+        while got < c:
+            x = g.choice(len(pool), min(len(pool), 2 * (c - got) + 16), replace=False)
+            x = x[~self.used[x]][:c - got]
+            self.used[x] = True
+            parts.append(x)
+            got += len(x)
+        return pool[np.concatenate(parts)]
 
 
 class District(mesa.Agent):
@@ -309,19 +323,19 @@ class District(mesa.Agent):
         # Each district without the prerequisites gains them with probability `ps` this quarter.
         ps = min(m.plan.support_at("prerequisites", q) * 0.05, 1.0)
         if ps > 0:
-            m.prereq[g.choice(n_d, g.binomial(n_d, ps), replace=False)] = True
+            m.prereq[_bernoulli(m._all_districts, ps, g)] = True
 
         # Leadership turnover: a new superintendent may drop programs that are neither
         # institutionalised nor run as a lens. Only districts running programs are affected.
         cd, ck = m.cells.d, m.cells.k
         if len(cd):
-            reform = np.flatnonzero(np.bincount(cd, minlength=n_d))
+            reform = _nz(np.bincount(cd, minlength=n_d))
             leave = reform[g.random(len(reform)) < _hazard(p["superintendent_turnover"] * (1 + m.burnout[reform]))]
             m.count("leadership_changes", len(leave))
             if len(leave):
                 left = np.zeros(n_d, bool)
                 left[leave] = True
-                at_risk = np.flatnonzero(left[cd] & (m.cells.phase < m.final_phase[ck]) & ~m.lens[cd])
+                at_risk = _nz(left[cd] & (m.cells.phase < m.final_phase[ck]) & ~m.lens[cd])
                 m.end_cells(at_risk[g.random(len(at_risk)) < p["turnover_program_loss"]], "dropped")
                 m.cells.compact()
 
@@ -331,10 +345,10 @@ class District(mesa.Agent):
         # Implementation timeline: advance phases; weak fidelity stalls.
         c = m.cells
         c.qin += 1
-        due = np.flatnonzero((c.qin >= m.phase_quarters[c.k, c.phase]) & (c.phase < m.final_phase[c.k]))
-        weak = due[c.fid[due] < 0.3]
-        stall = weak[g.random(len(weak)) < 0.5]
-        adv = np.delete(due, np.searchsorted(due, stall)) if len(stall) else due
+        due = (c.qin >= m._phase_quarters_flat[c.k * m._n_phases + c.phase]) & (c.phase < m.final_phase[c.k])
+        weak = _nz(due & (c.fid < 0.3))
+        due[weak[g.random(len(weak)) < 0.5]] = False   # stalled
+        adv = _nz(due)
         if len(adv):
             c.phase[adv] += 1
             c.qin[adv] = 0
@@ -374,7 +388,9 @@ class District(mesa.Agent):
         climate_mult = (m.climate / CLIMATE_REF) ** p["climate_exponent"]
         cw = p["capacity_weight"]
         wdiff = p["diffusion_neighbor_weight"]
-        peers = np.bincount(w.d_region[c.d] * n_k + c.k, minlength=w.n_regions * n_k).reshape(w.n_regions, n_k) / F.region_n[:, None]
+        n_r = w.n_regions
+        # share of each region's districts running each program: (n_k, n_regions)
+        peers = np.bincount(c.k * n_r + w.d_region[c.d], minlength=n_k * n_r).reshape(n_k, n_r) * F.region_inv
         lo_cap, hi_cap = m.capacity_range()
         cap_bound = (max((hi_cap / CAPACITY_REF) ** cw, (lo_cap / CAPACITY_REF) ** cw) if lo_cap > 0
                      else (hi_cap / CAPACITY_REF) ** max(cw, 0))
@@ -412,38 +428,40 @@ class District(mesa.Agent):
                   * (R.intensity[a] * m.pace)[:, None])
             row_bound = np.zeros(n_k)
             np.maximum.at(row_bound, k_a, base * ms.max(1))
-            seen = {}
-            for i, k in enumerate(k_a.tolist()):
-                slot[i] = seen.get(k, 0)
-                seen[k] = slot[i] + 1
+            seen, slots = {}, []
+            for k in k_a.tolist():
+                slots.append(seen.get(k, 0))
+                seen[k] = slots[-1] + 1
+            slot = np.array(slots)
         else:
             row_bound = np.zeros(n_k)
         n_plan = int(slot.max()) + 1 if n_a else 0
-        # (program, slot) -> active row; -1 where none
-        row_of = np.full((n_k, max(n_plan, 1)), -1)
+        # (program, slot) -> active row, or the empty row n_a (rate 0, no district eligible)
+        row_of = np.full(n_k * max(n_plan, 1), n_a)
         if n_a:
-            row_of[k_a, slot] = np.arange(n_a)
+            row_of[k_a * n_plan + slot] = np.arange(n_a)
+            bms = np.concatenate([base[:, None] * ms, np.zeros((1, n_s))]).ravel()
+            cond = np.concatenate([cond, np.zeros((1, n_d), bool)]).ravel()
         # Upper bound of each program's hazard over its pool, then thinning per stratum.
-        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(0))
+        row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(1))
         bg_bound = F.bg_rate * climate_mult.max()
         hb = _hazard(np.maximum(row_bound[F.stratum_k] * F.stratum_size, bg_bound[F.stratum_k]))
         log_ref = np.log(CAPACITY_REF)
+        peers = peers.ravel()
 
         def hazard(cd, ck):
             """Adoption hazard this quarter of program ck[i] in district cd[i]."""
             flat = ck * n_d + cd
             s = w.d_state[cd]
-            rate = np.where(m.active_T.ravel()[flat], 0.0, F.bg_rate[ck] * climate_mult[s])
+            rate = (F.bg_rate[ck] * climate_mult[s]) * ~m.active_T.ravel()[flat]
             if n_plan:
-                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers.ravel()[w.d_region[cd] * n_k + ck])
+                dmult = (np.exp(cw * (m.log_capacity_at(cd) - log_ref)) * (1 + wdiff * peers[ck * n_r + w.d_region[cd]])
                          * F.size_mult_kd.ravel()[flat])
+                kp = ck * n_plan
                 for j in range(n_plan):
-                    r = row_of[ck, j]
-                    has = r >= 0
-                    r = np.maximum(r, 0)
-                    ok = has & cond.ravel()[r * n_d + cd]
-                    rate = np.maximum(rate, ok * (base[r] * ms.ravel()[r * n_s + s] * dmult))
-            return _hazard(rate)
+                    r = row_of[kp + j]
+                    np.maximum(rate, cond[r * n_d + cd] * bms[r * n_s + s] * dmult, out=rate)
+            return 1.0 - np.exp(-DT * rate)
 
         return hazard, hb
 
@@ -466,37 +484,56 @@ class District(mesa.Agent):
         """The (districts, programs) that start this quarter, given the adoption hazards."""
         F, c = m.fixed, m.cells
         none = np.zeros(0, np.int64)
-        n_cand = g.binomial(F.stratum_n, hb)
-        strata = ([], [])   # per family: (program, candidates in random order, bound)
-        for i in np.flatnonzero(n_cand):
-            k = F.stratum_k[i]
-            strata[F.family[k]].append((k, _Sample(F.strata_pool[i], n_cand[i], g), hb[i]))
-        if not (strata[0] or strata[1]):
-            return none, none
         spent = np.bincount(F.family[c.k], weights=F.size_cost[c.d] * F.base_cost[c.k], minlength=2)
+        expected = F.stratum_n * hb
         new_d, new_k = [], []
         for f, fam in enumerate(("integration", "general")):
-            S = strata[f]
-            if not S:
+            st = _nz((F.stratum_family == f) & (hb > 0))
+            if not len(st):
                 continue
             money = m.family_funds(fam) - spent[f]
             if money < 0:
                 continue
-            left = np.array([x.n for _, x, _ in S])
+            if expected[st].sum() <= 2048:
+                # Few candidates: draw them all (each district of a stratum independently with
+                # the stratum's bound), in random order, and walk the budget once.
+                parts = [_bernoulli(F.strata_pool[i], hb[i], g) for i in st]
+                cnt = np.array([len(x) for x in parts])
+                if not cnt.sum():
+                    continue
+                cd = np.concatenate(parts)
+                ck = np.repeat(F.stratum_k[st], cnt)
+                hk = np.repeat(hb[st], cnt)
+                o = g.permutation(len(cd))
+                cd, ck, hk = cd[o], ck[o], hk[o]
+                adopt = _nz(g.random(len(cd)) * hk < hazard(cd, ck))
+                ad, ak = cd[adopt], ck[adopt]
+                fits = np.cumsum(F.size_cost[ad] * F.base_cost[ak]) <= money
+                n_fit = len(fits) if fits.all() else int(np.argmin(fits))
+                new_d.append(ad[:n_fit])
+                new_k.append(ak[:n_fit])
+                continue
+            # Many candidates (late in a campaign): draw and evaluate them lazily, in growing
+            # chunks of a uniformly random interleaving of the strata, until the money runs out.
+            n_cand = g.binomial(F.stratum_n[st], hb[st])
+            keep = n_cand > 0
+            st, left = st[keep], n_cand[keep]
+            S = [_Sample(F.strata_pool[i], n, g) for i, n in zip(st, left)]
+            s_k, s_hb = F.stratum_k[st], hb[st]
             chunk, total = 1024, 0.0
-            while left.sum():
-                # The next `chunk` candidates of a uniformly random interleaving of the strata
-                # (each already in random order), in random order.
-                n = min(chunk, int(left.sum()))
-                cnt = left if n == left.sum() else g.multivariate_hypergeometric(left, n)
-                sel = np.flatnonzero(cnt)
-                cd = np.concatenate([S[i][1].take(cnt[i]) for i in sel])
-                ck = np.repeat([S[i][0] for i in sel], cnt[sel])
-                hb = np.repeat([S[i][2] for i in sel], cnt[sel])
+            while True:
+                n_left = int(left.sum())
+                if not n_left:
+                    break
+                cnt = left if chunk >= n_left else g.multivariate_hypergeometric(left, chunk)
+                sel = _nz(cnt)
+                cd = np.concatenate([S[i].take(cnt[i]) for i in sel]) if len(sel) > 1 else S[sel[0]].take(cnt[sel[0]])
+                ck = np.repeat(s_k[sel], cnt[sel])
+                hk = np.repeat(s_hb[sel], cnt[sel])
                 left = left - cnt
                 o = g.permutation(len(cd))
-                cd, ck, hb = cd[o], ck[o], hb[o]
-                adopt = np.flatnonzero(g.random(len(cd)) * hb < hazard(cd, ck))
+                cd, ck, hk = cd[o], ck[o], hk[o]
+                adopt = _nz(g.random(len(cd)) * hk < hazard(cd, ck))
                 ad, ak = cd[adopt], ck[adopt]
                 spend = total + np.cumsum(F.size_cost[ad] * F.base_cost[ak])
                 fits = spend <= money
@@ -557,7 +594,7 @@ class School(mesa.Agent):
         cc, im, re, ta, dt = m.k_cc, m.k_im, m.k_re, m.k_ta, m.k_dt
         O = m.outcome
         keep = 1 - LAG
-        sel = {k: np.flatnonzero(c.k == k) for k in (cc, im, re, ta, dt)}
+        sel = {k: _nz(c.k == k) for k in (cc, im, re, ta, dt)}
         # Integration: within-district deviation kept; between-district mixing in the region.
         O.seg_gap *= keep
         i = sel[cc]

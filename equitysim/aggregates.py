@@ -107,18 +107,19 @@ def school_sums(w) -> SchoolSums:
     )
 
 
-def _bilinear(S: SchoolSums, keep, now, d=slice(None)) -> dict:
-    """District sums by the linear formula (see the module docstring), for districts `d`."""
+def _bilinear(S, keep, now) -> dict:
+    """District sums by the linear formula (see the module docstring); `S` holds the world-fixed
+    sums of the districts concerned (E, Ef, dev, devf, devMW)."""
     nW, nB, nH = now[WHITE], now[BLACK], now[HISPANIC]
-    dev, E, Ef, f = S.dev[:, d], S.E[d], S.Ef[:, d], S.devf[:, :, d]
+    dev, E, Ef, f = S["dev"], S["E"], S["Ef"], S["devf"]
     out = {"W": keep * dev[WHITE] + nW * E, "B": keep * dev[BLACK] + nB * E, "H": keep * dev[HISPANIC] + nH * E,
            "Wf": keep * f[:, 0] + nW * Ef, "Bf": keep * f[:, 1] + nB * Ef, "Hf": keep * f[:, 2] + nH * Ef}
-    out["X"] = keep * (keep * S.devMW[d] + (nB + nH) * dev[WHITE] + nW * (dev[BLACK] + dev[HISPANIC])) + (nB + nH) * nW * E
+    out["X"] = keep * (keep * S["devMW"] + (nB + nH) * dev[WHITE] + nW * (dev[BLACK] + dev[HISPANIC])) + (nB + nH) * nW * E
     return out
 
 
 def with_baseline(S: SchoolSums, w) -> SchoolSums:
-    S.base = _bilinear(S, 1.0, w.d_share.T)
+    S.base = _bilinear({"E": S.E, "Ef": S.Ef, "dev": S.dev, "devf": S.devf, "devMW": S.devMW}, 1.0, w.d_share.T)
     return S
 
 
@@ -133,18 +134,30 @@ def _abs_dev_all(S: SchoolSums, rho: float) -> float:
 class TouchedSchools:
     """World-fixed per-school columns of the districts whose mix has moved, kept across a run
     (the set only grows; a district in it whose mix is back at baseline is still computed
-    correctly). Schools of one district stay contiguous, in the order districts were added."""
+    correctly). Schools of one district stay contiguous, in the order districts were added.
+    Stored in buffers sized for the whole world; the attributes are views of the filled part."""
 
     def __init__(self, S: SchoolSums, w):
         self.S, self.w = S, w
         self.member = np.zeros(w.n_districts, bool)
-        self.d = np.zeros(0, np.int64)
-        self.cnt = np.zeros(0, np.int64)
-        self.sch = np.zeros(0, np.int64)
-        self.cols = np.zeros((5, 0))     # E, dev_W, dev_B, dev_H, dev_O
-        self.P = self.Q = np.zeros(0)     # E * dev_W, E * (dev_B + dev_H)
-        self.w0 = self.m0 = np.zeros(0)
-        self.starts = np.zeros(0, np.int64)
+        n_d, n_s = w.n_districts, w.n_schools
+        self._d, self._cnt, self._starts = np.zeros(n_d, np.int64), np.zeros(n_d, np.int64), np.zeros(n_d, np.int64)
+        self._sch = np.zeros(n_s, np.int64)
+        self._cols = np.zeros((5, n_s))        # E, dev_W, dev_B, dev_H, dev_O
+        self._PQ = np.zeros((4, n_s))          # E * dev_W, E * (dev_B + dev_H), baseline white, minority
+        # their districts' world-fixed sums (E, Ef x3, dev x4, devf 3x3, devMW, min_dev x4), gathered once
+        self._ds = np.zeros((24, n_d))
+        self.n_d = self.n_s = 0
+        self._views()
+
+    def _views(self):
+        nd, ns = self.n_d, self.n_s
+        self.d, self.cnt, self.starts = self._d[:nd], self._cnt[:nd], self._starts[:nd]
+        self.sch, self.cols = self._sch[:ns], self._cols[:, :ns]
+        self.P, self.Q, self.w0, self.m0 = self._PQ[:, :ns]
+        ds = self._ds[:, :nd]
+        self.sums = {"E": ds[0], "Ef": ds[1:4], "dev": ds[4:8], "devf": ds[8:17].reshape(3, 3, nd), "devMW": ds[17],
+                     "min_dev": ds[18:22]}
 
     def update(self, touched: np.ndarray):
         new = touched[~self.member[touched]]
@@ -154,16 +167,23 @@ class TouchedSchools:
         cnt = w.d_nschools[new]
         sch = segment_ranges(w.d_first_school[new], cnt)
         self.member[new] = True
-        self.d = np.concatenate([self.d, new])
-        self.cnt = np.concatenate([self.cnt, cnt])
-        self.sch = np.concatenate([self.sch, sch])
+        nd, ns = self.n_d, self.n_s
+        self._d[nd:nd + len(new)] = new
+        self._cnt[nd:nd + len(new)] = cnt
+        self._starts[nd:nd + len(new)] = ns + np.cumsum(cnt) - cnt
+        self._sch[ns:ns + len(sch)] = sch
         cols = S.s_cols[:5, sch]
-        self.cols = np.concatenate([self.cols, cols], 1)
-        self.P = np.concatenate([self.P, cols[0] * cols[1]])
-        self.Q = np.concatenate([self.Q, cols[0] * (cols[2] + cols[3])])
-        self.w0 = np.concatenate([self.w0, S.w0[sch]])
-        self.m0 = np.concatenate([self.m0, S.m0[sch]])
-        self.starts = np.cumsum(self.cnt) - self.cnt
+        self._cols[:, ns:ns + len(sch)] = cols
+        self._PQ[0, ns:ns + len(sch)] = cols[0] * cols[1]
+        self._PQ[1, ns:ns + len(sch)] = cols[0] * (cols[2] + cols[3])
+        self._PQ[2, ns:ns + len(sch)] = S.w0[sch]
+        self._PQ[3, ns:ns + len(sch)] = S.m0[sch]
+        sl = slice(nd, nd + len(new))
+        self._ds[0, sl], self._ds[1:4, sl], self._ds[4:8, sl] = S.E[new], S.Ef[:, new], S.dev[:, new]
+        self._ds[8:17, sl] = S.devf[:, :, new].reshape(9, len(new))
+        self._ds[17, sl], self._ds[18:22, sl] = S.devMW[new], S.min_dev[:, new]
+        self.n_d, self.n_s = nd + len(new), ns + len(sch)
+        self._views()
 
 
 class DistrictMix:
@@ -184,7 +204,7 @@ class DistrictMix:
         self.D = S.D0
         d = T.d
         if len(d):
-            for name, v in _bilinear(S, keep, now, d).items():
+            for name, v in _bilinear(T.sums, keep, now).items():
                 getattr(self, name)[..., d] = v
             cnt, c = T.cnt, T.cols
             k = np.repeat(keep, cnt)
@@ -192,7 +212,7 @@ class DistrictMix:
             mv = k * T.Q + c[0] * np.repeat(now[BLACK] + now[HISPANIC], cnt)
             # Districts whose linear formula could give a negative share get the plain, clipped
             # computation for every sum (districts pulled hard toward their region's mix).
-            clip = ((keep * S.min_dev[:, d] + now) < 0).any(0)
+            clip = ((keep * T.sums["min_dev"] + now) < 0).any(0)
             if clip.any():
                 self._clipped(S, T, k, now, clip, wv, mv)
             Wt, Mt = self.W[d], self.B[d] + self.H[d]

@@ -185,6 +185,7 @@ class Fixed:
         self.budget_min, self.budget_max = float(self.budget_base.min()), float(self.budget_base.max())
         self.log_budget = np.log(self.budget_base)
         self.region_n = np.bincount(w.d_region, minlength=w.n_regions).astype(float)
+        self.region_inv = 1 / self.region_n
         multi = w.d_nschools >= 2
         eligible = np.ones((len(progs), n_d), bool)
         for k, pr in enumerate(progs):
@@ -226,6 +227,7 @@ class Fixed:
         self.stratum_n = np.array([x[1] for x in flat], int)
         self.stratum_size = np.array([x[2] for x in flat])
         self.strata_pool = [x[3] for x in flat]
+        self.stratum_family = self.family[self.stratum_k]
         d_min = w.d_share[:, BLACK] + w.d_share[:, HISPANIC]
         self.state_enroll = np.bincount(w.d_state, weights=w.d_enroll, minlength=w.n_states)
         self.total_enroll = float(w.d_enroll.sum())
@@ -412,6 +414,7 @@ class EquityModel(mesa.Model):
             self.phase_quarters[k, :len(pr.phase_quarters)] = pr.phase_quarters
             self.phase_coverage[k, :len(pr.phase_coverage)] = pr.phase_coverage
         self._phase_offset = (np.arange(n_k) * n_ph)[None, :]
+        self._phase_coverage_flat, self._phase_quarters_flat, self._n_phases = self.phase_coverage.ravel(), self.phase_quarters.ravel(), n_ph
         self.final_phase = np.array([len(pr.phase_names) - 1 for pr in progs])
         self.pilot_phase = np.array([pr.pilot_phase for pr in progs])
         self.program_visible = np.array([pr.visible for pr in progs])
@@ -431,6 +434,7 @@ class EquityModel(mesa.Model):
         self.gain_minority = np.zeros(n_d)  # extra gain for Black and Hispanic students, SD
         self.grad_minority = np.zeros(n_d)
         self.program_wins = np.zeros(n_d, int)
+        self._all_districts = np.arange(n_d)
         self.outcome_counts = {"started": np.zeros(n_k, int)}
         self._mix_cache = (None, None)
         self._ratio_cache = (None, None)
@@ -725,7 +729,8 @@ class EquityModel(mesa.Model):
 
     def cells_coverage(self) -> np.ndarray:
         """Coverage of each active cell (see `coverage`)."""
-        return self.phase_coverage[self.cells.k, self.cells.phase]
+        c = self.cells
+        return self._phase_coverage_flat[c.k * self._n_phases + c.phase]
 
     def phase_changed(self):
         """Kept for compatibility: coverage is no longer cached."""
@@ -863,7 +868,7 @@ class EquityModel(mesa.Model):
             return self._mix_cache[1]
         F, O, T = self.fixed, self.outcome, self._touched
         mix = O.mix_r[self.world.d_region]
-        T.update(np.flatnonzero((O.seg_gap != 0) | (mix != 0)))
+        T.update(((O.seg_gap != 0) | (mix != 0)).nonzero()[0])
         d = T.d
         now = F.dshare_T[:, d] + mix[d] * F.regdiff_T[:, d]
         mx = DistrictMix(F.sums, T, 1 - O.seg_gap[d], now)

@@ -26,6 +26,11 @@ import numpy as np
 DT = 0.25
 
 
+def _nz(mask: np.ndarray) -> np.ndarray:
+    """Indices where a 1-D mask is true (np.flatnonzero without its wrappers)."""
+    return mask.nonzero()[0]
+
+
 def clip(x, lo, hi, out=None):
     """np.clip without its Python-level overhead (it matters for 51-element arrays)."""
     return np.minimum(np.maximum(x, lo, out=out), hi, out=out)
@@ -70,7 +75,7 @@ def state_backlash(m, u_event, u_repeal) -> None:
     m.st_on &= ~repeal
     # Visible district programs in the state stall or reverse: each active program in a hit
     # state reverses with probability `backlash_reversal_share` x its visibility.
-    i = np.flatnonzero(hit[w.d_state[c.d]])
+    i = _nz(hit[w.d_state[c.d]])
     rev = i[m.rng_cond.random(len(i)) < p["backlash_reversal_share"] * m.program_visible[c.k[i]]]
     weak = c.fid[rev] < 0.5
     m.end_cells(rev[weak], "reversed")  # weakly rooted programs are reversed
@@ -85,8 +90,8 @@ def hostile_repeal(m, u) -> None:
         return
     unlocked = m.st_on & ~m.locked()
     pick = hostile & unlocked.any(1) & (u < _hazard(m.p["hostile_repeal_prob"]))
-    for s in np.flatnonzero(pick):
-        js = np.flatnonzero(unlocked[s])
+    for s in _nz(pick):
+        js = _nz(unlocked[s])
         m.st_on[s, js[int(u[s] * 1e6) % len(js)]] = False
 
 
@@ -103,7 +108,7 @@ def implementation_failure(m, u, lo=0.0):
             * (0.5 + strat.pacing)
             * (1.6 - m.cell_capacity) * (1.4 - c.fid) * (1 + m.burnout[d]))
     h = _hazard(rate) * (c.phase < m.final_phase[k])
-    fail = np.flatnonzero((u >= lo) & (u < lo + h))
+    fail = _nz((u >= lo) & (u < lo + h))
     m.count("implementation_failures", len(fail))
     m.end_cells(fail, "failed")
     return lo + h
@@ -126,7 +131,7 @@ def court_challenges(m, u, lo):
         m.count("court_challenges", n)
         strike = p["court_strike_prob_race_conscious"] if race else p["court_strike_prob_within_law"]
         strike *= 1 - min(0.8, m.fed_channel("legal_clarity"))
-        i = np.flatnonzero(challenged)
+        i = _nz(challenged)
         m.end_cells(i[m.rng_cond.random(n) < strike], "struck")
     return lo + h
 
@@ -138,7 +143,7 @@ def recession_cuts(m, u, lo):
         return lo
     c = m.cells
     prob = m.p["recession_program_cut_prob"] * (1 - m.spec.strategy.funding_diversification)
-    cut = np.flatnonzero(~m.lens[c.d] & ~c.dead & (u >= lo) & (u < lo + prob))
+    cut = _nz(~m.lens[c.d] & ~c.dead & (u >= lo) & (u < lo + prob))
     m.count("funding_cuts", len(cut))
     m.end_cells(cut, "cut")
     return lo + prob
