@@ -10,6 +10,7 @@ An experiment file is TOML, validated like a scenario file:
     seed = 1                       # master seed
     scale = 1.0                    # world scale for every scenario
     chunk_size = 20                # runs per chunk (= per Parquet file)
+    key_by = "point"               # random streams: point (default) | replication | scenario
     [design]
     method = "lhs"                 # none | grid | lhs | salib
     samples = 50                   # lhs / salib: number of points (salib: base sample N)
@@ -20,8 +21,11 @@ An experiment file is TOML, validated like a scenario file:
 Reproducibility: the run with key (design point p, replication r) draws its random stream from
 `SeedSequence(seed, spawn_key=(p, r))` (`ensemble.replication_rng`), the same in every scenario
 (common random numbers), so a run's result depends only on the experiment, never on the backend,
-the number of workers, the order of execution or a resume. Chunks are fixed by the experiment
-(not by the number of workers), so the dataset's files are the same too.
+the number of workers, the order of execution or a resume. `key_by` changes the key's first
+element: "replication" uses 0 (the same stream at every point too, as `crn_across_points = true`
+does), "scenario" uses the scenario's index i in the experiment (key (i, r): each scenario draws
+its own streams, shared by every point). Chunks are fixed by the experiment (not by the number
+of workers), so the dataset's files are the same too.
 
 On disk (`out/`): `experiment.json` (the manifest: spec, scenarios, design hash, package versions,
 seed, start time), `runs/chunk-NNNNNN.parquet` (one row per run) and, if asked,
@@ -41,7 +45,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -167,6 +171,12 @@ class ExperimentSpec(_Strict):
     # (point, r)): common random numbers across points, so that parameter effects are not buried
     # in simulation noise (used by sensitivity analysis).
     crn_across_points: bool = False
+    # What a run's key (first element, replication r second) is taken from: "point" (p, r), common
+    # random numbers across scenarios; "replication" (0, r), common across scenarios and points
+    # (what crn_across_points = true means); "scenario" (i, r) with i the scenario's index in the
+    # experiment, so scenario i replication r draws the same stream in every experiment that lists
+    # it i-th (used by the sequencing search, where scenario i is future i).
+    key_by: Literal["point", "replication", "scenario"] = "point"
     design: Design = Design()
     outputs: Outputs = Outputs()
 
@@ -176,6 +186,18 @@ class ExperimentSpec(_Strict):
         if isinstance(v, list) and (not v or len(set(v)) != len(v)):
             raise ValueError("'all' or a non-empty list of distinct scenario names or paths")
         return v
+
+    @model_validator(mode="after")
+    def _one_key(self):
+        if self.crn_across_points and self.key_by == "scenario":
+            raise ValueError("crn_across_points = true only with key_by 'point' or 'replication' "
+                             "(it means key_by = 'replication')")
+        return self
+
+    @property
+    def run_key(self) -> str:
+        """The key_by in effect: "replication" when crn_across_points is set."""
+        return "replication" if self.crn_across_points else self.key_by
 
 
 def _validate(data: dict, source: str) -> ExperimentSpec:
@@ -241,6 +263,9 @@ class Experiment:
         # where the scenarios were found does not matter, only what they say (compared below)
         for k in ("description", "scenarios", "scenarios_dir"):
             exp.pop(k)
+        # left out at its default, so that directories made before the option existed still resume
+        if exp["key_by"] == "point":
+            exp.pop("key_by")
         return {"experiment": exp,
                 "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
                 "design": _design_hash(self.design)}
@@ -257,10 +282,26 @@ def _design_hash(design: pd.DataFrame) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
-def parse_experiment(data: dict, source: str = "<experiment>", base_dir: str | Path = ".") -> Experiment:
-    """Validate an experiment given as a dict; scenario names and paths resolve against base_dir."""
-    spec = _validate(data, source)
-    scenarios = _resolve_scenarios(spec, Path(base_dir), source)
+def parse_experiment(data: dict, source: str = "<experiment>", base_dir: str | Path = ".",
+                     scenarios: Iterable[ScenarioSpec] | None = None) -> Experiment:
+    """Validate an experiment given as a dict; scenario names and paths resolve against base_dir.
+
+    `scenarios`: ScenarioSpec objects already made (e.g. by code) to run instead of files; `data`
+    then names none (no `scenarios` or `scenarios_dir`), and the spec's `scenarios` becomes their
+    names. The experiment's scale (and years, if given) apply to them as to files, and their full
+    contents are part of the experiment's identity, so a resume checks them.
+    """
+    if scenarios is None:
+        spec = _validate(data, source)
+        scenarios = _resolve_scenarios(spec, Path(base_dir), source)
+    else:
+        named = [k for k in ("scenarios", "scenarios_dir") if k in data]
+        if named:
+            raise ExperimentError(f"{source}: {named[0]}: expected no scenario names or folder when the "
+                                  f"scenarios are given as objects")
+        spec = _validate(data, source)
+        scenarios = _prepare_scenarios(spec, list(scenarios), source)
+        spec = spec.model_copy(update={"scenarios": [s.name for s in scenarios]})
     try:
         design = make_design(spec.design, spec.seed, scenarios)
     except ExperimentError as e:
@@ -300,10 +341,17 @@ def _resolve_scenarios(spec: ExperimentSpec, base: Path, source: str) -> tuple[S
                 raise ExperimentError(f"{source}: scenarios: expected scenario names in {folder} or paths "
                                       f"to .toml files, got {entry!r} ({f} does not exist)")
             files.append(f)
+    return _prepare_scenarios(spec, [load_scenario(f) for f in files], source)
+
+
+def _prepare_scenarios(spec: ExperimentSpec, scenarios: list[ScenarioSpec], source: str) -> tuple[ScenarioSpec, ...]:
+    """The experiment's scale and years applied; one scenario per name."""
+    if not scenarios:
+        raise ExperimentError(f"{source}: scenarios: expected at least one scenario")
     update = {"scale": spec.scale}
     if spec.years is not None:
         update["years"] = spec.years
-    scenarios = tuple(load_scenario(f).model_copy(update=update) for f in files)
+    scenarios = tuple(s.model_copy(update=update) for s in scenarios)
     names = [s.name for s in scenarios]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -409,12 +457,13 @@ def _chunk_task(exp: Experiment, c: int) -> dict:
     points = sorted({p for _, p, _ in runs})
     return {"chunk": c, "seed": exp.spec.seed, "runs": runs, "scenarios": exp.scenarios,
             "points": {p: {k: float(v) for k, v in exp.design.loc[p].items()} for p in points},
-            "outputs": exp.spec.outputs, "crn_across_points": exp.spec.crn_across_points}
+            "outputs": exp.spec.outputs, "key_by": exp.spec.run_key}
 
 
-def _run_chunk(task: dict) -> tuple[int, pd.DataFrame, pd.DataFrame | None]:
-    """Run one chunk (in a worker): its runs table and, if asked, its trajectories table. The
-    world comes from the per-process cache, so it is built once per worker, not per run."""
+def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.DataFrame | None]:
+    """Run one chunk (in a worker): the task's chunk id, its runs table and, if asked, its
+    trajectories table. The world comes from the per-process cache, so it is built once per
+    worker, not per run."""
     out: Outputs = task["outputs"]
     rows, traj = [], []
     for si, p, r in task["runs"]:
@@ -422,8 +471,8 @@ def _run_chunk(task: dict) -> tuple[int, pd.DataFrame, pd.DataFrame | None]:
         spec = task["scenarios"][si]
         if values:
             spec = spec.with_parameters(**values)
-        key = (0, r) if task.get("crn_across_points") else (p, r)
-        rec = run_replication(spec, task["seed"], key, trajectories=out.trajectories)
+        first = {"scenario": si, "replication": 0}.get(task["key_by"], p)  # else "point"
+        rec = run_replication(spec, task["seed"], (first, r), trajectories=out.trajectories)
         row = {"scenario": spec.name, "point": p, "replication": r}
         row.update({f"param.{k}": v for k, v in values.items()})
         for k, v in rec.items():
@@ -728,71 +777,101 @@ def sweep(experiment: Experiment | str | Path, out: str | Path, *, jobs: int = 1
     is called once before running, `progress(n)` after each chunk with its number of runs.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    return sweep_many([(exp, out)], jobs=jobs, backend=backend, address=address, resume=resume,
+                      on_start=on_start, progress=progress)[0]
+
+
+def sweep_many(items: Iterable[tuple[Experiment, str | Path]], *, jobs: int = 1, backend: str = "loky",
+               address: str | None = None, resume: bool = False,
+               on_start: Callable[[int, int], None] | None = None,
+               progress: Callable[[int], None] | None = None) -> list[SweepReport]:
+    """`sweep` for several experiments, each into its own directory, with their chunks sharing one
+    pool of workers (so short experiments keep every worker busy). Each directory is checked,
+    locked and written exactly as `sweep` does; one report per experiment, in the given order.
+    `on_start` and `progress` count the runs of all of them."""
+    items = list(items)
     check_backend(backend, address)
     jobs = max(1, int(jobs))
-    store = ResultStore(out)
-    if store.out.exists() and not store.out.is_dir():
-        raise ExperimentError(f"{store.out}: --out: expected a directory, got a file")
-    if store.out.is_dir() and not store.exists() and store.foreign_files():
-        raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
-                              f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
-    store.out.mkdir(parents=True, exist_ok=True)
-    with store.lock():
-        if store.exists():
-            m = store.manifest()
-            if not resume:
-                n = len(store.done_chunks())
-                raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it holds {n} of "
-                                      f"{m.get('chunks', '?')} chunks of experiment "
-                                      f"'{m['identity']['experiment'].get('name')}'); "
-                                      f"pass --resume to finish them, or choose another --out")
-            _check_same(exp, m, store.out)
-            store.remove_temporaries()
-            m.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            store.write_manifest(m)
-        else:
-            if store.foreign_files():
-                raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
-                                      f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
-            store.remove_temporaries()
-            store.write_manifest({
-                "format": FORMAT,
-                "name": exp.spec.name,
-                "description": exp.spec.description,
-                "source": exp.source,
-                "seed": exp.spec.seed,
-                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "versions": _versions(),
-                "scenarios": exp.names,
-                "design_parameters": list(exp.design.columns),
-                "points": exp.n_points,
-                "runs": exp.n_runs,
-                "chunks": exp.n_chunks,
-                "chunk_size": exp.spec.chunk_size,
-                "identity": exp.identity(),
-            })
-        store.runs_dir.mkdir(exist_ok=True)
-        done = store.done_chunks()
-        todo = [c for c in range(exp.n_chunks) if c not in done]
-        before = sum(_chunk_len(exp, c) for c in done)
+    stores = [ResultStore(out) for _, out in items]
+    seen: set[Path] = set()
+    for store in stores:
+        where = store.out.resolve()
+        if where in seen:
+            raise ExperimentError(f"{store.out}: --out: expected one experiment per directory (given twice)")
+        seen.add(where)
+        if store.out.exists() and not store.out.is_dir():
+            raise ExperimentError(f"{store.out}: --out: expected a directory, got a file")
+        if store.out.is_dir() and not store.exists() and store.foreign_files():
+            raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
+                                  f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
+    with ExitStack() as held:
+        todo, before = [], []
+        for k, ((exp, _), store) in enumerate(zip(items, stores)):
+            store.out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(store.lock())
+            _start_or_resume(exp, store, resume)
+            done = store.done_chunks()
+            todo.extend((k, c) for c in range(exp.n_chunks) if c not in done)
+            before.append(sum(_chunk_len(exp, c) for c in done))
         if on_start:
-            on_start(exp.n_runs, before)
+            on_start(sum(exp.n_runs for exp, _ in items), sum(before))
         t0 = time.perf_counter()
-        n_runs = n_chunks = 0
-        tasks = (_chunk_task(exp, c) for c in todo)
+        n_runs, n_chunks = [0] * len(items), [0] * len(items)
+        # a task's "chunk" is (experiment, chunk) here, so that each result goes to its directory
+        tasks = ({**_chunk_task(items[k][0], c), "chunk": (k, c)} for k, c in todo)
         results = _execute(tasks, backend, jobs, address)
         try:
-            for c, runs, traj in results:
-                store.write_chunk(c, runs, traj)
-                n_runs += len(runs)
-                n_chunks += 1
+            for (k, c), runs, traj in results:
+                stores[k].write_chunk(c, runs, traj)
+                n_runs[k] += len(runs)
+                n_chunks[k] += 1
                 if progress:
                     progress(len(runs))
         finally:
             close = getattr(results, "close", None)
             if close:
                 close()
-    return SweepReport(store.out, exp.n_runs, before, n_runs, n_chunks, time.perf_counter() - t0, backend, jobs)
+    seconds = time.perf_counter() - t0
+    return [SweepReport(store.out, exp.n_runs, before[k], n_runs[k], n_chunks[k], seconds, backend, jobs)
+            for k, ((exp, _), store) in enumerate(zip(items, stores))]
+
+
+def _start_or_resume(exp: Experiment, store: ResultStore, resume: bool) -> None:
+    """With the directory locked: write a new manifest, or check the one there (resume) and note it."""
+    if store.exists():
+        m = store.manifest()
+        if not resume:
+            n = len(store.done_chunks())
+            raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it holds {n} of "
+                                  f"{m.get('chunks', '?')} chunks of experiment "
+                                  f"'{m['identity']['experiment'].get('name')}'); "
+                                  f"pass --resume to finish them, or choose another --out")
+        _check_same(exp, m, store.out)
+        store.remove_temporaries()
+        m.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        store.write_manifest(m)
+    else:
+        if store.foreign_files():
+            raise ExperimentError(f"{store.out}: --out: expected a new or empty directory (it has files but "
+                                  f"no {MANIFEST}, so it was not made by `equitysim sweep`)")
+        store.remove_temporaries()
+        store.write_manifest({
+            "format": FORMAT,
+            "name": exp.spec.name,
+            "description": exp.spec.description,
+            "source": exp.source,
+            "seed": exp.spec.seed,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "scenarios": exp.names,
+            "design_parameters": list(exp.design.columns),
+            "points": exp.n_points,
+            "runs": exp.n_runs,
+            "chunks": exp.n_chunks,
+            "chunk_size": exp.spec.chunk_size,
+            "identity": exp.identity(),
+        })
+    store.runs_dir.mkdir(exist_ok=True)
 
 
 def _chunk_len(exp: Experiment, c: int) -> int:
@@ -982,4 +1061,4 @@ def status(out: str | Path) -> dict:
 __all__ = ["BACKENDS", "Design", "Experiment", "ExperimentError", "ExperimentSpec", "Outputs", "ResultStore",
            "SweepReport", "check_backend", "compare", "design_parameters", "load_experiment", "make_design",
            "paired_difference_interval", "parse_experiment", "read_runs", "read_trajectories",
-           "replications_needed", "status", "summarize", "sweep", "wilson_half_width"]
+           "replications_needed", "status", "summarize", "sweep", "sweep_many", "wilson_half_width"]

@@ -374,6 +374,64 @@ def test_resume_with_a_different_spec_is_refused(tiny, tmp_path, capsys):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
 
 
+def test_key_by_scenario_gives_each_scenario_its_own_streams(roadmap, tmp_path):
+    """Scenario i, replication r runs with key (i, r): two scenarios that differ only in their name
+    draw different outcomes, where the default key (point, r) gives them the same ones."""
+    from equitysim.ensemble import run_replication
+
+    a, b = roadmap.model_copy(update={"name": "a"}), roadmap.model_copy(update={"name": "b"})
+    data = {"name": "keyed", "replications": 2, "seed": 3, "scale": 0.02, "chunk_size": 2,
+            "outputs": {"values": True, "risks": False, "metrics": True, "trajectories": False}}
+    runs = {}
+    for key_by in ("point", "scenario"):
+        exp = E.parse_experiment({**data, "key_by": key_by}, "keyed", scenarios=[a, b])
+        assert exp.names == ["a", "b"] and exp.spec.scenarios == ["a", "b"]
+        E.sweep(exp, tmp_path / key_by, jobs=1)
+        df = E.read_runs(tmp_path / key_by)
+        runs[key_by] = {s: df[df.scenario == s].drop(columns="scenario").reset_index(drop=True) for s in "ab"}
+    cont = [c for c in runs["point"]["a"] if c.startswith(("value.", "metric."))]
+    assert_frame_equal(runs["point"]["a"], runs["point"]["b"])   # common random numbers
+    assert not runs["scenario"]["a"][cont].equals(runs["scenario"]["b"][cont])
+    assert_frame_equal(runs["scenario"]["a"], runs["point"]["a"])  # scenario 0 keeps key (0, r)
+    direct = run_replication(b.model_copy(update={"scale": 0.02}), 3, (1, 1))
+    row = runs["scenario"]["b"].iloc[1]
+    assert all(row[k] == direct[k] for k in cont) and all(row[k] == direct[k] for k in row.index if k[:4] == "met.")
+
+
+def test_key_by_and_in_memory_scenarios_are_part_of_the_identity(roadmap, tmp_path, capsys):
+    from equitysim.scenario import Event
+
+    data = {"name": "keyed", "replications": 1, "seed": 3, "scale": 0.02}
+    scns = [roadmap.model_copy(update={"name": "a"}), roadmap.model_copy(update={"name": "b"})]
+    point = E.parse_experiment(data, "keyed", scenarios=scns)
+    scenario = E.parse_experiment({**data, "key_by": "scenario"}, "keyed", scenarios=scns)
+    assert "key_by" not in point.identity()["experiment"]  # directories made before key_by still resume
+    assert scenario.identity()["experiment"]["key_by"] == "scenario"
+    assert point.identity_hash() != scenario.identity_hash()
+    assert E.parse_experiment({**data, "crn_across_points": True}, "k", scenarios=scns).spec.run_key == "replication"
+    # a scenario given as an object is compared by its contents: an added event or parameter is another experiment
+    stressed = scns[1].model_copy(update={"events": [*scns[1].events, Event(kind="recession", year=2.0)]})
+    assert E.parse_experiment(data, "keyed", scenarios=[scns[0], stressed]).identity_hash() != point.identity_hash()
+    tuned = scns[1].with_parameters(backlash_rate=0.41)
+    assert E.parse_experiment(data, "keyed", scenarios=[scns[0], tuned]).identity_hash() != point.identity_hash()
+    assert E.parse_experiment(data, "keyed", scenarios=scns).identity_hash() == point.identity_hash()
+    # resuming with another key_by is refused in one line naming the option
+    out = tmp_path / "k"
+    E.sweep(point, out, jobs=1)
+    with pytest.raises(E.ExperimentError, match=r"--resume: .*key_by") as e:
+        E.sweep(scenario, out, resume=True)
+    assert "\n" not in str(e.value)
+    # bad input stays one line
+    for bad, field in [({**data, "key_by": "scenario", "crn_across_points": True},
+                        r"\(top level\): expected crn_across_points"),
+                       ({**data, "key_by": "run"}, "key_by"), ({**data, "scenarios": ["a"]}, "scenarios")]:
+        with pytest.raises(E.ExperimentError, match=rf"^keyed: ({field})") as e:
+            E.parse_experiment(bad, "keyed", scenarios=scns)
+        assert "\n" not in str(e.value)
+    with pytest.raises(E.ExperimentError, match="distinct names"):
+        E.parse_experiment(data, "keyed", scenarios=[scns[0], scns[0]])
+
+
 # --------------------------------------------------------------------------------------- analysis
 
 def test_newcombe_paired_interval_reproduces_the_published_examples():
