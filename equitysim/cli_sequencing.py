@@ -11,7 +11,8 @@ import click
 @click.command()
 @click.argument("search_file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Directory for evaluations (resumable), candidates.csv, tradeoff.png and the answer scenario files")
+              help="Directory for each candidate's runs (runs/<id>, resumable), candidates.csv, tradeoff.png and "
+                   "the answer scenario files [default: results/<name>]")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sequence(search_file, out, jobs, as_json):

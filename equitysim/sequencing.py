@@ -14,6 +14,12 @@ evaluated candidate's value in that future minus this candidate's).
 The search enumerates the space when it fits the evaluation budget; otherwise it uses Optuna's
 TPE sampler (a well-kept optimiser that handles categorical choices natively, is seedable, and
 supports ask/tell so evaluations can be batched and replayed on resume).
+
+Each candidate is evaluated as one experiment of the experiments runner (`candidate_experiment`):
+scenario f is the candidate under future f, run `replications` times with run keys (f, r), one
+chunk per future. Its runs go to `OUT/runs/<candidate id>/`, an ordinary results directory
+(`equitysim summarize` reads it), so a search resumes chunk by chunk after a crash; with no
+`out`, they go to a temporary directory that is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -22,20 +28,21 @@ import hashlib
 import itertools
 import json
 import math
-import os
+import tempfile
 import tomllib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import params as _params
 from .actions import WHERE, default_catalogue
-from .ensemble import run_replication
+from .experiments import (Experiment, ResultStore, _atomic_write, _check_same, parse_experiment, read_runs,
+                          sweep_many)
 from .scenario import Event, ScenarioError, ScenarioSpec, SequenceEntry, _describe, load_scenario
 
 LEADS = ("all", "federal", "state", "local")
@@ -244,55 +251,105 @@ def _apply_future(scn: ScenarioSpec, fut: dict) -> ScenarioSpec:
                                   "events": list(scn.events) + list(fut["events"])})
 
 
-def _evaluate_cell(scn: ScenarioSpec, fut: dict, f: int, seed: int, reps: int) -> list[float]:
-    s = _apply_future(scn, fut)
-    out = []
-    for r in range(reps):
-        rec = run_replication(s, seed, (f, r))
-        out.append(float(sum(v for k, v in rec.items() if k.startswith("met."))))
-    return out
+# ---------------------------------------------------------------- evaluation (experiments runner)
+
+SEARCH_MANIFEST = "search.json"
+RUNS = "runs"
+INDEX = "index.json"
 
 
-# ---------------------------------------------------------------- the store (resume)
+def candidate_id(c: Candidate) -> str:
+    """The name of a candidate's results directory under OUT/runs/: a short hash of its key."""
+    return hashlib.sha256(c.key().encode()).hexdigest()[:16]
 
-class Store:
-    """Evaluations on disk, one JSON line per candidate (appended, flushed and fsynced), so a
-    search can resume after an interruption without re-running finished candidates."""
 
-    def __init__(self, out: Path | None, spec: SearchSpec):
-        self.path = None if out is None else Path(out) / "evaluations.jsonl"
-        self.data: dict[str, list[list[float]]] = {}
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        manifest = self.path.parent / "search.json"
-        digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
-        if manifest.exists():
+def candidate_experiment(spec: SearchSpec, base: ScenarioSpec, c: Candidate, futs: list[dict]) -> Experiment:
+    """A candidate as an experiment: scenario f is the candidate under future f (in futures order),
+    one design point with no parameters, `spec.replications` runs each keyed by scenario, so future
+    f replication r has run key (f, r) in every candidate (common random numbers across
+    candidates), one chunk per future, and only whether each indicator is met kept."""
+    scn = candidate_scenario(spec, base, c, "candidate")
+    scenarios = [_apply_future(scn, f).model_copy(update={"name": f"future {i}: {f['name']}"})
+                 for i, f in enumerate(futs)]
+    data = {"name": f"{spec.name} candidate {candidate_id(c)}",
+            "description": f"sequencing search candidate {c.key()}",
+            "replications": spec.replications, "seed": spec.seed, "scale": base.scale,
+            "chunk_size": spec.replications, "key_by": "scenario",
+            "outputs": {"values": False, "risks": False, "metrics": False, "trajectories": False}}
+    return parse_experiment(data, f"sequencing search '{spec.name}'", scenarios=scenarios)
+
+
+def _open_search_dir(root: Path, spec: SearchSpec) -> Path:
+    """Create or check `root/search.json` (the search spec's digest); returns `root/runs`. A
+    directory made by another spec is refused with one line."""
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = root / SEARCH_MANIFEST
+    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    if manifest.exists():
+        try:
             old = json.loads(manifest.read_text())
-            if old.get("spec_sha256") != digest:
-                raise ScenarioError(f"{self.path.parent}: (resume): expected a directory made by the same search "
-                                    f"spec; this one was made by '{old.get('name')}' with different settings")
-        else:
-            manifest.write_text(json.dumps({"name": spec.name, "spec_sha256": digest,
-                                            "spec": json.loads(spec.model_dump_json())}, indent=1))
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a crash is simply re-run
-                self.data[rec["key"]] = rec["values"]
+        except (OSError, ValueError) as e:
+            raise ScenarioError(f"{manifest}: (file): expected the JSON file `equitysim sequence` writes "
+                                f"({e.__class__.__name__})") from None
+        if not isinstance(old, dict) or old.get("spec_sha256") != digest:
+            name = old.get("name") if isinstance(old, dict) else None
+            raise ScenarioError(f"{root}: (resume): expected a directory made by the same search "
+                                f"spec; this one was made by '{name}' with different settings")
+    else:
+        text = json.dumps({"name": spec.name, "spec_sha256": digest,
+                           "spec": json.loads(spec.model_dump_json())}, indent=1)
+        _atomic_write(manifest, lambda p: p.write_text(text))
+    runs = root / RUNS
+    runs.mkdir(exist_ok=True)
+    return runs
 
-    def get(self, key):
-        return self.data.get(key)
 
-    def put(self, key, values):
-        self.data[key] = values
-        if self.path is not None:
-            with open(self.path, "a") as fh:
-                fh.write(json.dumps({"key": key, "values": values}) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+def _record(runs: Path, cands: list[Candidate]) -> None:
+    """Add candidates to `runs/index.json` (candidate key -> directory), written atomically."""
+    path = runs / INDEX
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, ValueError):
+        index = {}  # only a guide for people: rebuilt from the candidates being run
+    if not isinstance(index, dict):
+        index = {}
+    new = {c.key(): candidate_id(c) for c in cands if index.get(c.key()) != candidate_id(c)}
+    if new:
+        text = json.dumps({**index, **new}, indent=1)
+        _atomic_write(path, lambda p: p.write_text(text))
+
+
+def _evaluate(spec: SearchSpec, base: ScenarioSpec, cands: list[Candidate], futs: list[dict], runs: Path,
+              jobs: int) -> tuple[dict[str, list[list[float]]], int]:
+    """Each candidate's indicators met per future and run ({key: [[count per run] per future]}),
+    running whatever its directory lacks (all candidates' chunks share the workers), and how many
+    candidates had runs to do."""
+    exps = {c: candidate_experiment(spec, base, c, futs) for c in cands}
+    todo = []
+    for c in cands:
+        store = ResultStore(runs / candidate_id(c))
+        if store.exists():
+            m = store.manifest()
+            if len(store.done_chunks()) == m.get("chunks"):
+                _check_same(exps[c], m, store.out)  # finished: read back, if it is this candidate's
+                continue
+        todo.append(c)
+    if todo:
+        _record(runs, todo)
+        sweep_many([(exps[c], runs / candidate_id(c)) for c in todo], jobs=jobs, resume=True)
+    return {c.key(): _met_counts(runs / candidate_id(c), exps[c]) for c in cands}, len(todo)
+
+
+def _met_counts(out: Path, exp: Experiment) -> list[list[float]]:
+    """Per scenario (= future) in order, per replication: the number of indicators met."""
+    df = read_runs(out)
+    met = [k for k in df.columns if k.startswith("met.")]
+    counts = df[met].sum(axis=1).astype(float)
+    values = [counts[df["scenario"] == name].tolist() for name in exp.names]
+    if any(len(v) != exp.spec.replications for v in values):
+        raise ScenarioError(f"{out}: runs: expected {exp.spec.replications} runs per future (was a chunk file "
+                            f"edited by hand?)")
+    return values
 
 
 # ---------------------------------------------------------------- the search
@@ -342,39 +399,37 @@ def _roadmap_candidate(spec: SearchSpec, base: ScenarioSpec) -> Candidate:
 
 def search(spec: SearchSpec, base: ScenarioSpec, out: str | Path | None = None, jobs: int = 1,
            progress=None) -> SearchResult:
-    """Run the search (resuming from `out` if it holds earlier evaluations)."""
+    """Run the search, each candidate's runs in `out/runs/<candidate id>/` (resuming whatever is
+    there) or, with no `out`, in a temporary directory. `progress(n)`: n more candidates run."""
     futs = futures(spec)
-    store = Store(Path(out) if out else None, spec)
-    par = Parallel(n_jobs=jobs, backend="loky") if jobs > 1 else None
-    visited: dict[str, None] = {}
+    with ExitStack() as stack:
+        root = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="equitysim-")))
+        runs = _open_search_dir(root, spec)
+        evals: dict[str, list[list[float]]] = {}  # the candidates asked for, in order
 
-    def evaluate(cands: list[Candidate]) -> list[list[list[float]]]:
-        visited.update(dict.fromkeys(c.key() for c in cands))
-        todo = [c for c in dict.fromkeys(cands) if store.get(c.key()) is None]
-        if todo:
-            tasks = [(c, f) for c in todo for f in range(len(futs))]
-            scns = {c: candidate_scenario(spec, base, c, "candidate") for c in todo}
-            call = (delayed(_evaluate_cell)(scns[c], futs[f], f, spec.seed, spec.replications) for c, f in tasks)
-            vals = par(call) if par else [_evaluate_cell(scns[c], futs[f], f, spec.seed, spec.replications)
-                                          for c, f in tasks]
-            for i, c in enumerate(todo):
-                store.put(c.key(), vals[i * len(futs):(i + 1) * len(futs)])
-            if progress:
-                progress(len(todo))
-        return [store.get(c.key()) for c in cands]
+        def evaluate(cands: list[Candidate]) -> list[list[list[float]]]:
+            new = [c for c in dict.fromkeys(cands) if c.key() not in evals]
+            if new:
+                values, ran = _evaluate(spec, base, new, futs, runs, jobs)
+                evals.update(values)
+                if progress and ran:
+                    progress(ran)
+            return [evals[c.key()] for c in cands]
 
-    road = _roadmap_candidate(spec, base)
-    evaluate([road])
-    method = spec.optimizer
-    if method == "auto":
-        method = "enumerate" if spec.space_size <= spec.budget else "tpe"
-    if method == "enumerate":
-        cands = list(_all_candidates(spec))[: spec.budget]
-        for i in range(0, len(cands), max(1, 2 * jobs)):
-            evaluate(cands[i:i + max(1, 2 * jobs)])
-    else:
-        _tpe(spec, evaluate)
-    table = _table(spec, {k: store.get(k) for k in visited}, futs, road)
+        road = _roadmap_candidate(spec, base)
+        method = spec.optimizer
+        if method == "auto":
+            method = "enumerate" if spec.space_size <= spec.budget else "tpe"
+        if method == "enumerate":
+            cands = list(_all_candidates(spec))[: spec.budget]
+            step = max(1, 2 * jobs)  # candidates per batch; their chunks (one per future) share the workers
+            evaluate([road] + cands[:step])
+            for i in range(step, len(cands), step):
+                evaluate(cands[i:i + step])
+        else:
+            evaluate([road])
+            _tpe(spec, evaluate)
+    table = _table(spec, evals, futs, road)
     files = {}
     if out:
         files = _write_answers(spec, base, table, Path(out))

@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from equitysim import ScenarioError, load_scenario
@@ -78,21 +79,79 @@ def test_answers_are_runnable_scenarios_and_json(enumerated):
     assert len(enumerated.sentences()) == 2
 
 
-def test_resume_runs_only_what_is_missing(tmp_path):
+def test_resume_runs_only_what_is_missing(tmp_path, monkeypatch):
+    from equitysim import experiments
+    from equitysim.sequencing import candidate_id
+
     spec, base = _spec(budget=4, optimizer="enumerate")
     out = tmp_path / "s"
     done = []
     first = search(spec, base, out=out, progress=done.append)
     assert sum(done) == 4  # the roadmap is one of the 4 enumerated candidates
-    lines = (out / "evaluations.jsonl").read_text().splitlines()
-    # Simulate a crash: last record lost, the one before cut in half.
-    (out / "evaluations.jsonl").write_text("\n".join(lines[:-2] + [lines[-2][:20]]) + "\n")
+    index = json.loads((out / "runs" / "index.json").read_text())
+    assert sorted(index.values()) == sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
+    # Every candidate is an ordinary results directory of the experiments runner, one chunk per future.
+    road = Candidate((0.0, 0.0, 0.0), base.strategy.pacing, "all", "default")
+    runs = experiments.read_runs(out / "runs" / candidate_id(road))
+    assert len(runs) == len(first.futures) * spec.replications
+    assert index[road.key()] == candidate_id(road)
+    # Simulate a crash: one candidate lost one future's chunk (and left a torn temporary file),
+    # another lost all of its runs but its manifest.
+    a, b = (out / "runs" / index[k] for k in list(index)[1:3])
+    (a / "runs" / "chunk-000001.parquet").unlink()
+    (a / "runs" / ".chunk-000001.parquet.999.tmp").write_bytes(b"PAR1 half")
+    for f in (b / "runs").iterdir():
+        f.unlink()
+    untouched = {p: p.stat().st_mtime_ns for d in (out / "runs").iterdir() if d.is_dir() and d not in (a, b)
+                 for p in d.rglob("*")}
+    calls = []
+    real = experiments.run_replication
+
+    def counting(scn, seed, key, **kw):
+        calls.append((scn.description, key))
+        return real(scn, seed, key, **kw)
+
+    monkeypatch.setattr(experiments, "run_replication", counting)
     again = []
     second = search(spec, base, out=out, progress=again.append)
     assert sum(again) == 2
+    desc = {d: json.loads((d / "experiment.json").read_text())["identity"]["scenarios"][0]["description"]
+            for d in (a, b)}
+    r = range(spec.replications)
+    expected = [(desc[a], (1, k)) for k in r] + [(desc[b], (f, k)) for f in range(len(first.futures)) for k in r]
+    assert sorted(calls) == sorted(expected)
+    assert {p: p.stat().st_mtime_ns for p in untouched} == untouched  # finished candidates only read
+    assert not list(out.rglob(".*.tmp"))
     assert second.to_json() == first.to_json()
-    with pytest.raises(ScenarioError, match="same search"):
+    pd.testing.assert_frame_equal(second.table, first.table)
+    calls.clear()
+    assert search(spec, base, out=out).to_json() == first.to_json() and not calls
+    with pytest.raises(ScenarioError, match="same search") as e:
         search(spec.model_copy(update={"seed": 99}), base, out=out)
+    assert str(out) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_results_do_not_depend_on_the_store_or_the_workers(tmp_path):
+    """In memory or in a directory, on one worker or two: the same table; and each value is the run
+    with key (future, replication) of the candidate's scenario under that future."""
+    from equitysim.ensemble import run_replication
+    from equitysim.sequencing import _apply_future
+
+    spec, base = _spec(budget=3, optimizer="enumerate", replications=2, scale=0.02)
+    base = base.model_copy(update={"scale": 0.02})
+    ref = search(spec, base, out=None, jobs=1)
+    assert len(ref.table) == 3 and len(ref.futures) == 3
+    for out, jobs in ((None, 2), (tmp_path / "one", 1), (tmp_path / "two", 2)):
+        res = search(spec, base, out=out, jobs=jobs)
+        pd.testing.assert_frame_equal(res.table, ref.table)
+    assert ref.table["future.draw 0"].nunique() > 1  # candidates differ, so the comparison means something
+    c = Candidate((0.0, 3.0, 0.0), 0.5, "all", "default")
+    f = 2
+    scn = _apply_future(candidate_scenario(spec, base, c, "candidate"), ref.futures[f])
+    direct = [sum(v for k, v in run_replication(scn, spec.seed, (f, r)).items() if k.startswith("met."))
+              for r in range(spec.replications)]
+    row = ref.table.set_index("candidate").loc[c.key()]
+    assert row[f"future.{ref.futures[f]['name']}"] == pytest.approx(np.mean(direct))
 
 
 def test_bad_search_file(tmp_path):
