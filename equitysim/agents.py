@@ -331,7 +331,7 @@ class District(mesa.Agent):
         if len(cd):
             reform = _nz(np.bincount(cd, minlength=n_d))
             leave = reform[g.random(len(reform)) < _hazard(p["superintendent_turnover"] * (1 + m.burnout[reform]))]
-            m.count("leadership_changes", len(leave))
+            m.count("superintendent_changes", len(leave))
             if len(leave):
                 left = np.zeros(n_d, bool)
                 left[leave] = True

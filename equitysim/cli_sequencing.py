@@ -22,7 +22,8 @@ def sequence(search_file, out, jobs, as_json):
 
     spec, base = load_search(search_file)
     out = out or Path("results") / spec.name
-    with progress_bar(min(spec.budget, spec.space_size) + 1, f"{spec.name} (candidates)") as advance:
+    total = min(spec.budget, spec.space_size) + 1 + (3 if spec.confirm_replications else 0)
+    with progress_bar(total, f"{spec.name} (candidates)") as advance:
         res = search(spec, base, out=out, jobs=jobs, progress=advance)
     if as_json:
         click.echo(json.dumps(res.to_json()))
@@ -33,14 +34,23 @@ def sequence(search_file, out, jobs, as_json):
     con = Console(width=120)
     t = Table(title=f"{spec.name}: {len(res.table)} sequencings evaluated on {len(res.futures)} futures "
                     f"x {spec.replications} runs")
-    for col in ("expected met", "95% CI", "max regret", *[b.name for b in spec.blocks], "pace", "lead", "first"):
-        t.add_column(col)
+    for col in ("expected met", "95% CI", "max regret", *[b.name.replace("_", " ") for b in spec.blocks],
+                "pace", "lead", "first"):
+        t.add_column(col, no_wrap=col == "95% CI")
     top = res.table.sort_values("expected_met", ascending=False).head(10)
     for _, r in top.iterrows():
         t.add_row(f"{r.expected_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}", f"{r.max_regret:.2f}",
                   *[f"year {r[f'start.{b.name}'] + 1:g}" for b in spec.blocks],
                   f"{r.pace:g}", r.lead, r.first_where)
     con.print(t)
+    if res.confirmed is not None:
+        c = Table(title=f"Confirmation: {spec.confirm_replications} fresh runs per future, paired with the roadmap")
+        for col in ("answer", "expected met", "95% CI", "difference vs roadmap", "95% CI of the difference"):
+            c.add_column(col)
+        for _, r in res.confirmed.iterrows():
+            c.add_row(r.answer.replace("_", " "), f"{r.expected_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}",
+                      f"{r.difference_vs_roadmap:+.2f}", f"{r.diff_ci_low:+.2f} to {r.diff_ci_high:+.2f}")
+        con.print(c)
     for s in res.sentences():
         con.print(s)
     con.print(f"Answers written to {out}/best_expected.toml and {out}/most_robust.toml; chart: {out}/tradeoff.png")

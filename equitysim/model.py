@@ -34,8 +34,10 @@ from .scenario import EquityScenario, ScenarioSpec
 from .world import BLACK, HISPANIC, WHITE, World, build_world
 
 START_YEAR = 2027  # roadmap year 1 (assumption: the campaign starts in January 2027)
-RISK_COUNTS = ("backlash_events", "leadership_changes", "funding_cuts", "court_challenges",
-               "implementation_failures")
+# leadership_changes: governors and federal administrations that change side; superintendent_changes:
+# new superintendents in districts running reform programs (the guide's local leadership risk)
+RISK_COUNTS = ("backlash_events", "leadership_changes", "superintendent_changes", "funding_cuts",
+               "court_challenges", "implementation_failures")
 WORLD_PARAMS = ("district_size_sigma", "between_district_concentration", "within_district_concentration",
                 "spending_noise_sd", "minority_spending_tilt", "teacher_experience_gap", "region_size",
                 "district_prerequisites_share", "equity_as_lens_share", "union_cooperation_share")

@@ -36,8 +36,8 @@ def test_json_shape(small):
     assert set(out) == {"scenario", "replications", "seed", "indicators", "risks", "metrics"}
     assert len(out["indicators"]) == 12
     assert set(out["indicators"][0]) == {"id", "horizon_year", "target", "p_met", "ci_low", "ci_high"}
-    assert set(out["risks"]) == {"backlash_events", "leadership_changes", "funding_cuts", "court_challenges",
-                                 "implementation_failures"}
+    assert set(out["risks"]) == {"backlash_events", "leadership_changes", "superintendent_changes", "funding_cuts",
+                                 "court_challenges", "implementation_failures"}
     for i in out["indicators"]:
         assert 0 <= i["ci_low"] <= i["p_met"] <= i["ci_high"] <= 1
 

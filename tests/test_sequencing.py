@@ -69,7 +69,9 @@ def test_tpe_finds_the_enumerated_optimum(enumerated, tmp_path):
 def test_answers_are_runnable_scenarios_and_json(enumerated):
     out = enumerated.to_json()
     assert out["evaluated"] == 27
-    assert set(out) == {"evaluated", "best_expected", "most_robust", "roadmap", "candidates"}
+    assert set(out) == {"evaluated", "best_expected", "most_robust", "roadmap", "candidates", "confirmation"}
+    assert set(out["best_expected"]) == {"scenario_file", "expected_met", "ci_low", "ci_high"}
+    assert {"expected_met", "max_regret"} <= set(out["roadmap"]) and "max_regret" in out["most_robust"]
     for label in ("best_expected", "most_robust"):
         path = Path(out[label]["scenario_file"])
         scn = load_scenario(path)
@@ -162,3 +164,49 @@ def test_bad_search_file(tmp_path):
     f.write_text('name = "s"\nbase = "x.toml"\npaces = [2.0]\n[[blocks]]\nname = "a"\ngroups = ["coalition"]\n')
     with pytest.raises(ScenarioError, match=r"paces: expected paces between 0 and 1"):
         load_search(f)
+
+
+def test_confirmation_reruns_the_answers_on_fresh_runs_paired_with_the_roadmap(tmp_path, monkeypatch):
+    """Adding confirmation to a finished search runs only the answers and the roadmap, with their own
+    seed; the roadmap's difference from itself is exactly 0 and the others' are run-by-run means."""
+    from equitysim import experiments
+    from equitysim.sequencing import _apply_future, confirm_seed, describe_difference
+
+    spec, base = _spec(budget=4, optimizer="enumerate", replications=2, scale=0.02)
+    base = base.model_copy(update={"scale": 0.02})
+    out = tmp_path / "s"
+    plain = search(spec, base, out=out)
+    assert plain.confirmed is None and plain.to_json()["confirmation"] is None
+    calls = []
+    real = experiments.run_replication
+
+    def counting(scn, seed, key, **kw):
+        calls.append(seed)
+        return real(scn, seed, key, **kw)
+
+    monkeypatch.setattr(experiments, "run_replication", counting)
+    spec_c = spec.model_copy(update={"confirm_replications": 3})
+    res = search(spec_c, base, out=out)   # same directory: the search's runs are read, not re-run
+    picks = {plain.best_expected.candidate, plain.most_robust.candidate, plain.roadmap.candidate}
+    assert calls and set(calls) == {confirm_seed(spec)} and confirm_seed(spec) != spec.seed
+    assert len(calls) == len(picks) * len(res.futures) * 3
+    pd.testing.assert_frame_equal(res.table, plain.table)
+    c = res.confirmed.set_index("answer")
+    assert list(c.index) == ["best_expected", "most_robust", "roadmap"]
+    assert c.loc["roadmap", "difference_vs_roadmap"] == 0 and c.loc["roadmap", "diff_ci_low"] == 0
+    # By hand: the best answer's fresh runs, minus the roadmap's, future by future and run by run.
+    monkeypatch.setattr(experiments, "run_replication", real)
+
+    def fresh(key):
+        cand = Candidate(*[tuple(v) if i == 0 else v for i, v in enumerate(json.loads(key))])
+        scn = candidate_scenario(spec, base, cand, "candidate")
+        return np.array([[sum(v for k, v in real(_apply_future(scn, f), confirm_seed(spec), (i, r)).items()
+                              if k.startswith("met.")) for r in range(3)] for i, f in enumerate(res.futures)])
+
+    best, road = fresh(c.loc["best_expected", "candidate"]), fresh(c.loc["roadmap", "candidate"])
+    assert c.loc["best_expected", "expected_met"] == pytest.approx(best.mean())
+    assert c.loc["best_expected", "difference_vs_roadmap"] == pytest.approx((best - road).mean())
+    assert c.loc["best_expected", "runs"] == best.size
+    assert (out / "confirmed.csv").exists() and res.to_json()["confirmation"]["rows"][2]["answer"] == "roadmap"
+    assert any("fresh runs" in s for s in describe_difference(res)) or (
+        c.loc["best_expected", "candidate"] == c.loc["roadmap", "candidate"])

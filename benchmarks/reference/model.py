@@ -310,7 +310,7 @@ class District(mesa.Agent):
         if ps > 0 and not self.prereq and m.random.random() < ps:
             self.prereq = True
         if self.programs and m.random.random() < hazard(p["superintendent_turnover"] * (1 + self.burnout)):
-            m.counts["leadership_changes"] += 1   # a new superintendent may drop programs
+            m.counts["superintendent_changes"] += 1   # a new superintendent may drop programs
             for k in list(self.programs):
                 if self.programs[k].phase < m.final_phase[k] and not self.lens and m.random.random() < p["turnover_program_loss"]:
                     self.end(k, "dropped")
