@@ -9,8 +9,9 @@ costs in time and memory.
 
 JSON keys: replication_median_s, replication_p90_s (one full-scale roadmap replication, 40
 quarters, all 99,000 schools, one core, after warm-up), reference_ratio (reference time / fast
-time, side by side at reference_scale), reference_scale, speedup_2_workers (200-replication
-ensemble on 1 vs 2 workers), scaling (median seconds at scales 0.1, 1, 3 and 10), peak_rss_mb
+time, side by side at reference_scale), reference_scale, speedup_2_workers (a 200-replication
+full-scale ensemble on 1 vs 2 workers, medians of interleaved rounds with the workers running; the
+first ensemble of a session, which starts them, is printed and documented too), scaling (median seconds at scales 0.1, 1, 3 and 10), peak_rss_mb
 (largest process of the full-scale 200-replication ensembles: the parent or a worker).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -91,19 +93,36 @@ def own_peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def ensemble(replications: int, jobs: int) -> dict:
-    """A full-scale ensemble in a fresh process: wall seconds and peak RSS (MB) of the largest
-    process (the parent or a worker)."""
-    code = ("import json, resource, sys, time; sys.path.insert(0, %r)\n"
-            "from benchmarks.run import spec_at\n"
-            "from equitysim.ensemble import run\n"
-            "from joblib.externals.loky import get_reusable_executor\n"
-            "spec = spec_at(1.0)\n"
-            "t = time.perf_counter(); run(spec, %d, seed=1, jobs=%d); s = time.perf_counter() - t\n"
-            "get_reusable_executor().shutdown(wait=True)\n"
-            "from benchmarks.run import own_peak_kb\n"
-            "r = max(own_peak_kb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "print(json.dumps({'seconds': s, 'peak_rss_mb': r / 1024}))\n") % (str(ROOT), replications, jobs)
+def _ensembles(replications: int, jobs: int, rounds: int) -> dict:
+    """Runs in a fresh process (see `ensembles`)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    spec = spec_at(1.0)
+    t = time.perf_counter()
+    run(spec, replications, seed=1, jobs=jobs)
+    cold = time.perf_counter() - t
+    run(spec, 2, seed=2, jobs=1)   # the world, built once in this process too
+    one, two = [], []
+    for i in range(rounds):   # interleaved, so that a slower minute of the machine hits both alike
+        t = time.perf_counter()
+        run(spec, replications, seed=10 + i, jobs=1)
+        one.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run(spec, replications, seed=20 + i, jobs=jobs)
+        two.append(time.perf_counter() - t)
+    get_reusable_executor().shutdown(wait=True)
+    peak = max(own_peak_kb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {"cold_s": cold, "one_s": one, "two_s": two, "peak_rss_mb": peak / 1024}
+
+
+def ensembles(replications: int, jobs: int, rounds: int = 2) -> dict:
+    """Full-scale ensembles in a fresh process: `cold_s`, the first ensemble on `jobs` workers
+    (starting them, importing and building the world in each); then `rounds` pairs of the same
+    ensemble on 1 worker (`one_s`) and on `jobs` workers (`two_s`, workers and worlds reused),
+    interleaved; and the peak RSS (MB) of the largest process (the parent or a worker)."""
+    code = ("import json, sys; sys.path.insert(0, %r)\n"
+            "from benchmarks.run import _ensembles\n"
+            "print(json.dumps(_ensembles(%d, %d, %d)))\n") % (str(ROOT), replications, jobs, rounds)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -244,10 +263,17 @@ def write_doc(path: Path, res: dict, profile: list[dict], extra: dict, command: 
         (f"reference / fast, both at scale {res['reference_scale']:g}",
          f"{res['reference_ratio']:.0f}x ({extra['reference_s']:.1f} s vs {extra['fast_s']:.3f} s)", ">= 100x",
          res["reference_ratio"] >= 100),
-        (f"2-worker speed-up, {extra['ensemble']}-replication full-scale ensemble",
-         f"{res['speedup_2_workers']:.2f}x ({extra['ensemble_1_s']:.1f} s on 1 worker, {extra['ensemble_2_s']:.1f} s on 2)",
+        (f"2-worker speed-up, {extra['ensemble']}-replication full-scale ensemble (medians of "
+         f"{extra['rounds']} interleaved rounds, workers running)",
+         f"{res['speedup_2_workers']:.2f}x ({extra['ensemble_1_s']:.1f} s on 1 worker, {extra['ensemble_2_s']:.1f} s on 2; "
+         f"rounds: {', '.join(f'{x:.1f}' for x in extra['ensemble_runs']['one_s'])} s and "
+         f"{', '.join(f'{x:.1f}' for x in extra['ensemble_runs']['two_s'])} s)",
          ">= 1.8x", res["speedup_2_workers"] >= 1.8),
-        ("10x world vs 1x", f"{extra['ratio_10x']:.1f}x", "<= 11x", extra["ratio_10x"] <= 11),
+        ("the same, for the first ensemble of a session (starting the 2 workers: import, world build)",
+         f"{extra['ensemble_1_s'] / extra['ensemble_cold_s']:.2f}x ({extra['ensemble_cold_s']:.1f} s on 2 workers)",
+         "", None),
+        ("10x world vs 1x", f"{extra['ratio_10x']:.1f}x", "<= 11x",
+         None if math.isnan(extra["ratio_10x"]) else extra["ratio_10x"] <= 11),
         (f"peak RSS, {extra['ensemble']}-replication full-scale ensemble (largest process)",
          f"{res['peak_rss_mb']:.0f} MB", "", None),
     ]
@@ -276,8 +302,10 @@ def write_doc(path: Path, res: dict, profile: list[dict], extra: dict, command: 
         "with the world already built (it is built once per process and cached). The reference is",
         "the same rules written the plain Mesa way, one Python object per district and school",
         "(`benchmarks/reference/`), run on the same world and seeds, alternating with the fast model.",
-        "The ensemble figures come from `equitysim.ensemble.run` in a fresh process, so they include",
-        "starting the workers, importing and building the world in each.",
+        "The ensemble figures come from `equitysim.ensemble.run` in a fresh process: first one ensemble",
+        "on 2 workers that starts them (importing equitysim, about 1.5-2 s, and building the world in",
+        "each), then ensembles on 1 and on 2 workers in turn, the workers kept running as joblib does",
+        "within a session.",
         "",
         "## Time against world size",
         "",
@@ -302,10 +330,28 @@ def write_doc(path: Path, res: dict, profile: list[dict], extra: dict, command: 
     ]
     for r in sorted(profile, key=lambda r: -r["seconds"]):
         lines.append(f"| {r['part']} | {1000 * r['seconds']:.1f} | {100 * r['share']:.0f}% |")
+    lines += [
+        "",
+        "What stands in the way of 0.2 s: about 0.1 s of each replication is the same at any world",
+        "size (the time at scale 0.02, 268 districts, is 0.10-0.12 s): 40 quarters of a few hundred",
+        "numpy calls each on arrays of states, programs and plan rows, a few microseconds apiece. The",
+        "rest grows with the world: adoption (drawing candidate districts by thinning, evaluating their",
+        "hazards, funding them in random order), the implementation timeline and risks of the active",
+        "programs, and at each year end the per-district group sums of the integration modifiers and",
+        "the metrics over 99,000 schools. Earlier rounds removed the per-district loops, kept programs",
+        "as a list of active (district, program) cells, drew adoption candidates by thinning instead",
+        "of one uniform per district and program, and replaced per-school year-end sums by world-fixed",
+        "per-district sums; what is left is spread over many small operations, none above a few percent.",
+        "",
+        "Noise: this is a shared virtual machine. The same replication measured from 0.23 to 0.29 s at",
+        "different times of one session, and a 1-worker and a 2-worker ensemble run a minute apart do",
+        "not always see the same machine; compare figures from one run of this script.",
+    ]
     if profile:
         top = sorted(profile, key=lambda r: -r["seconds"])[:2]
         lines += ["", f"The two largest parts are {top[0]['part']} ({100 * top[0]['share']:.0f}%) and "
                       f"{top[1]['part']} ({100 * top[1]['share']:.0f}%). {extra.get('profile_note', '')}".rstrip()]
+    lines += ["", "## The run's `--json` object", "", "```json", json.dumps(res), "```"]
     path.write_text("\n".join(lines).rstrip() + "\n")
 
 
@@ -315,6 +361,7 @@ def main():
     ap.add_argument("--reference-scale", type=float, default=1.0)
     ap.add_argument("--reference-runs", type=int, default=2)
     ap.add_argument("--ensemble", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved 1-worker / 2-worker ensemble pairs")
     ap.add_argument("--scales", default="0.1,1,3,10")
     ap.add_argument("--quick", action="store_true",
                     help="5 runs, 1 reference run at scale 0.1, a 40-replication ensemble")
@@ -330,7 +377,7 @@ def main():
         oracle(a.oracle, a.jobs)
         return
     if a.quick:
-        a.runs, a.reference_runs, a.reference_scale, a.ensemble = 5, 1, 0.1, 40
+        a.runs, a.reference_runs, a.reference_scale, a.ensemble, a.rounds = 5, 1, 0.1, 40, 1
     log = (lambda *x: None) if a.json else (lambda *x: print(*x, flush=True))
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     spec = spec_at(1.0)
@@ -350,18 +397,20 @@ def main():
     profile = phase_profile(1.0, a.profile) if a.profile else []
     for r in sorted(profile, key=lambda r: -r["seconds"]):
         log(f"  {r['part']:<32} {1000 * r['seconds']:7.1f} ms  {100 * r['share']:3.0f}%")
-    one = ensemble(a.ensemble, 1)
-    two = ensemble(a.ensemble, a.jobs)
-    log(f"ensemble of {a.ensemble}: {one['seconds']:.1f} s on 1 worker, {two['seconds']:.1f} s on {a.jobs}: "
-        f"speed-up {one['seconds'] / two['seconds']:.2f}, peak RSS {two['peak_rss_mb']:.0f} MB")
+    ens = ensembles(a.ensemble, a.jobs, a.rounds)
+    one_s, two_s = statistics.median(ens["one_s"]), statistics.median(ens["two_s"])
+    log(f"ensemble of {a.ensemble}, full scale: {one_s:.1f} s on 1 worker, {two_s:.1f} s on {a.jobs} "
+        f"(medians of {a.rounds} interleaved rounds): speed-up {one_s / two_s:.2f}; the first ensemble on {a.jobs} "
+        f"workers, starting them: {ens['cold_s']:.1f} s (speed-up {one_s / ens['cold_s']:.2f}); "
+        f"peak RSS {ens['peak_rss_mb']:.0f} MB")
     res = {
         "replication_median_s": round(statistics.median(times), 4),
         "replication_p90_s": round(p90(times), 4),
         "reference_ratio": round(ref["ratio"], 1),
         "reference_scale": a.reference_scale,
-        "speedup_2_workers": round(one["seconds"] / two["seconds"], 3),
+        "speedup_2_workers": round(one_s / two_s, 3),
         "scaling": scaling,
-        "peak_rss_mb": round(max(one["peak_rss_mb"], two["peak_rss_mb"]), 1),
+        "peak_rss_mb": round(ens["peak_rss_mb"], 1),
     }
     chart_path = a.chart or (str(Path(a.doc).with_suffix(".png")) if a.doc else None)
     if chart_path:
@@ -369,8 +418,9 @@ def main():
     if a.doc:
         scales = [r["scale"] for r in scaling]
         extra = {"machine": machine(), "load_before": load_before, "reference_s": ref["reference_s"],
-                 "fast_s": ref["fast_s"], "ensemble": a.ensemble, "ensemble_1_s": one["seconds"],
-                 "ensemble_2_s": two["seconds"], "profile_runs": a.profile,
+                 "fast_s": ref["fast_s"], "ensemble": a.ensemble, "ensemble_1_s": one_s,
+                 "ensemble_2_s": two_s, "profile_runs": a.profile, "ensemble_cold_s": ens["cold_s"],
+                 "rounds": a.rounds, "ensemble_runs": ens,
                  "ratio_10x": (scaling[scales.index(10.0)]["median_s"] / scaling[scales.index(1.0)]["median_s"]
                                if 10.0 in scales and 1.0 in scales else float("nan"))}
         command = "python " + " ".join(["benchmarks/run.py"] + sys.argv[1:])

@@ -28,7 +28,6 @@ import numpy as np
 
 from . import risks
 from .risks import _nz, clip
-from .world import BLACK, HISPANIC, WHITE
 
 DT = 0.25  # years per step
 # Reference conditions at which adoption runs exactly at the plan's pace: the national mean

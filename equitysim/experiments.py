@@ -43,7 +43,6 @@ import os
 import platform
 import re
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ from . import indicators as _ind
 from . import params as _params
 from .ensemble import run_replication
 from .model import WORLD_PARAMS
-from .scenario import ScenarioError, ScenarioSpec, _describe, load_scenario
+from .scenario import ScenarioError, ScenarioSpec, _describe, load_scenario, read_toml
 
 FORMAT = 1
 MANIFEST = "experiment.json"
@@ -313,17 +312,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; raises ExperimentError (or, for a scenario it names,
     ScenarioError) with a one-line message."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ExperimentError(f"{p}: (file): expected an existing experiment file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ExperimentError(f"{p}: (file): expected a readable UTF-8 TOML file ({e.__class__.__name__})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ExperimentError(f"{p}: (syntax): expected valid TOML ({e})") from None
-    return parse_experiment(data, str(p), p.parent)
+    return parse_experiment(read_toml(p, "experiment", ExperimentError), str(p), p.parent)
 
 
 def _resolve_scenarios(spec: ExperimentSpec, base: Path, source: str) -> tuple[ScenarioSpec, ...]:

@@ -31,7 +31,7 @@ from .agents import LAG, Coalition, District, FederalGovernment, School, State  
 from .plan import compile_plan
 from .risks import clip
 from .scenario import EquityScenario, ScenarioSpec
-from .world import BLACK, HISPANIC, WHITE, World, build_world
+from .world import BLACK, HISPANIC, World, build_world
 
 START_YEAR = 2027  # roadmap year 1 (assumption: the campaign starts in January 2027)
 # leadership_changes: governors and federal administrations that change side; superintendent_changes:

@@ -206,27 +206,37 @@ def _describe(err: dict) -> tuple[str, str]:
 
 
 def parse_scenario(data: dict, source: str = "<scenario>") -> ScenarioSpec:
-    try:
-        return ScenarioSpec.model_validate(data)
-    except ValidationError as e:
-        field, expected = _describe(e.errors()[0])
-        raise ScenarioError(f"{source}: {field}: {expected}") from None
+    return validate(ScenarioSpec, data, source)
 
 
-def load_scenario(path: str | Path) -> ScenarioSpec:
-    """Read and validate a scenario file; raises ScenarioError with a one-line message."""
+def read_toml(path: str | Path, what: str, error: type[ScenarioError] = ScenarioError) -> dict:
+    """The table in a TOML file; `error` (a ScenarioError) with one line naming the file otherwise.
+    `what` says what the file should be ("scenario", "experiment", ...)."""
     p = Path(path)
     try:
         text = p.read_text()
     except FileNotFoundError:
-        raise ScenarioError(f"{p}: (file): expected an existing scenario file") from None
+        raise error(f"{p}: (file): expected an existing {what} file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: (file): expected a readable UTF-8 TOML file ({e.__class__.__name__})") from None
+        raise error(f"{p}: (file): expected a readable UTF-8 TOML file ({e.__class__.__name__})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{p}: (syntax): expected valid TOML ({e})") from None
-    return parse_scenario(data, str(p))
+        raise error(f"{p}: (syntax): expected valid TOML ({e})") from None
+
+
+def validate(model: type[BaseModel], data: dict, source: str, error: type[ScenarioError] = ScenarioError):
+    """`model` validated from `data`; `error` with one line (source: field: expected ...) otherwise."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        field, expected = _describe(e.errors()[0])
+        raise error(f"{source}: {field}: {expected}") from None
+
+
+def load_scenario(path: str | Path) -> ScenarioSpec:
+    """Read and validate a scenario file; raises ScenarioError with a one-line message."""
+    return parse_scenario(read_toml(path, "scenario"), str(path))
 
 
 class EquityScenario(_MesaScenario):

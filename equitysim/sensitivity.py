@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import params as _params
 
@@ -320,24 +320,14 @@ class SensitivitySpec(BaseModel):
 
 def load_sensitivity(path) -> tuple[SensitivitySpec, object]:
     """A sensitivity file and the experiment that evaluates it (one-line errors)."""
-    import tomllib
     from pathlib import Path
 
     from .experiments import ExperimentError, parse_experiment
-    from .scenario import _describe
+    from .scenario import read_toml, validate
 
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ExperimentError(f"{p}: (file): expected an existing sensitivity file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ExperimentError(f"{p}: (syntax): expected valid TOML ({e})") from None
-    try:
-        spec = SensitivitySpec.model_validate(data)
-    except ValidationError as e:
-        field, expected = _describe(e.errors()[0])
-        raise ExperimentError(f"{p}: {field}: {expected}") from None
+    data = read_toml(p, "sensitivity", ExperimentError)
+    spec = validate(SensitivitySpec, data, str(p), ExperimentError)
     from .indicators import indicators
 
     ids = [i.id for i in indicators()]

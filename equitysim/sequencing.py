@@ -29,7 +29,6 @@ import itertools
 import json
 import math
 import tempfile
-import tomllib
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +36,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import indicators as _ind
 from . import params as _params
 from .actions import WHERE, default_catalogue
 from .experiments import (Experiment, ResultStore, _atomic_write, _check_same, parse_experiment, read_runs,
                           sweep_many)
-from .scenario import Event, ScenarioError, ScenarioSpec, SequenceEntry, _describe, load_scenario
+from .scenario import Event, ScenarioError, ScenarioSpec, SequenceEntry, load_scenario, read_toml, validate
 
 LEADS = ("all", "federal", "state", "local")
 # Years by which each level starts after the leading one ("build on wins": the leader goes first).
@@ -154,17 +153,7 @@ class SearchSpec(_Strict):
 def load_search(path: str | Path) -> tuple[SearchSpec, ScenarioSpec]:
     """Read a search file and its base scenario; one-line ScenarioError on any problem."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{p}: (file): expected an existing search file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: (syntax): expected valid TOML ({e})") from None
-    try:
-        spec = SearchSpec.model_validate(data)
-    except ValidationError as e:
-        field, expected = _describe(e.errors()[0])
-        raise ScenarioError(f"{p}: {field}: {expected}") from None
+    spec = validate(SearchSpec, read_toml(p, "search"), str(p))
     base_path = (p.parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
     if not base_path.exists():
         raise ScenarioError(f"{p}: base: expected an existing scenario file (not found: {base_path})")
