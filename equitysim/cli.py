@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from .cli_present import output_file  # checks run --report's path before any work
+from .progress import progress_bar
 from .scenario import ScenarioError, load_scenario
 
 SCENARIO = click.Path(path_type=Path)
@@ -24,30 +24,6 @@ SCENARIO = click.Path(path_type=Path)
 @click.version_option(package_name="equitysim")
 def app():
     pass
-
-
-@contextmanager
-def progress_bar(total: int, label: str):
-    """Yield `advance(n)`: a rich progress bar (done, rate, ETA) on a terminal, a no-op elsewhere."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=Console(stderr=True),
-                    transient=True)
-    task = prog.add_task(label, total=total, rate="")
-
-    def advance(n: int):
-        prog.advance(task, n)
-        t = prog.tasks[0]
-        if t.elapsed:
-            prog.update(task, rate=f"{t.completed / t.elapsed:.1f} runs/s")
-
-    with prog:
-        yield advance
 
 
 @app.command()

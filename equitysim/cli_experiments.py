@@ -7,48 +7,13 @@ code 2 (ExperimentError is a ScenarioError, which `cli.main` turns into that lin
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 import click
 
+from .progress import ProgressBar
+
 PATH = click.Path(path_type=Path)
-
-
-class _Bar:
-    """A rich progress bar on stderr (runs done of total, rate this session, ETA) when stderr is a
-    terminal; silent otherwise."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled, self.prog, self.task = label, enabled and sys.stderr.isatty(), None, None
-        self.done_now = 0
-
-    def start(self, total: int, before: int):
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                             console=Console(stderr=True), transient=True)
-        self.task = self.prog.add_task(self.label, total=total, completed=before, rate="")
-        self.prog.start()
-        self._started = time.perf_counter()  # rate over this session's runs (a resume starts part-way)
-
-    def advance(self, n: int):
-        if self.prog is None:
-            return
-        self.done_now += n
-        self.prog.advance(self.task, n)
-        elapsed = time.perf_counter() - self._started
-        if elapsed > 0:
-            self.prog.update(self.task, rate=f"{self.done_now / elapsed:.2f} runs/s")
-
-    def stop(self):
-        if self.prog is not None:
-            self.prog.stop()
 
 
 @click.command()
@@ -67,7 +32,7 @@ def sweep(experiment, out, jobs, backend, address, resume, quiet):
 
     exp = E.load_experiment(experiment)
     E.check_backend(backend, address)
-    bar = _Bar(exp.spec.name, not quiet)
+    bar = ProgressBar(exp.spec.name, not quiet)
     try:
         report = E.sweep(exp, out, jobs=jobs, backend=backend, address=address, resume=resume,
                          on_start=bar.start, progress=bar.advance)

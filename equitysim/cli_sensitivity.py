@@ -20,10 +20,10 @@ PATH = click.Path(path_type=Path)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sensitivity(sensitivity_file, out, jobs, backend, address, resume, as_json):
     """Global sensitivity analysis (Sobol, Morris or eFAST) of every indicator."""
-    from .cli_experiments import _Bar
+    from .progress import ProgressBar
     from .sensitivity import run_sensitivity
 
-    bar = _Bar(Path(sensitivity_file).stem, enabled=not as_json)
+    bar = ProgressBar(Path(sensitivity_file).stem, enabled=not as_json)
     try:
         res = run_sensitivity(sensitivity_file, out, jobs=jobs, backend=backend, address=address, resume=resume,
                               on_start=bar.start, progress=bar.advance)

@@ -17,13 +17,13 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sequence(search_file, out, jobs, as_json):
     """Search the sequencing space for the best-expected and the most robust sequencing."""
-    from .cli import progress_bar
+    from .progress import progress_bar
     from .sequencing import load_search, search
 
     spec, base = load_search(search_file)
     out = out or Path("results") / spec.name
     total = min(spec.budget, spec.space_size) + 1 + (3 if spec.confirm_replications else 0)
-    with progress_bar(total, f"{spec.name} (candidates)") as advance:
+    with progress_bar(total, f"{spec.name} (candidates)", unit="candidates") as advance:
         res = search(spec, base, out=out, jobs=jobs, progress=advance)
     if as_json:
         click.echo(json.dumps(res.to_json()))
