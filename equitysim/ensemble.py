@@ -60,7 +60,7 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
         while model.running:
             model.step()
             if model.quarter % 4 == 0:  # a year has just ended
-                yearly.append((model.st_ever[:, cols].astype(np.int8) + model.st_on[:, cols]).T)
+                yearly.append((model.state_policy_ever[:, cols].astype(np.int8) + model.state_policy_on[:, cols]).T)
     else:
         model.run()
     met = _ind.evaluate(model.snapshots, model.baseline, model.world.scale)

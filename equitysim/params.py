@@ -104,3 +104,20 @@ def markdown() -> str:
     n_assume = sum(p.is_assumption for p in registry().values())
     lines += ["", f"{len(registry())} parameters; {n_assume} are stated assumptions.", ""]
     return "\n".join(lines)
+
+
+@cache
+def _values_class() -> type:
+    """A frozen dataclass with one float field per registry parameter (built from the registry,
+    so it cannot drift from it)."""
+    from dataclasses import make_dataclass
+    return make_dataclass("ParameterValues", [(n, float) for n in registry()], frozen=True, slots=True)
+
+
+def values(resolved: dict[str, float]) -> "ParameterValues":
+    """Parameter values as a typed object read by attribute (`par.backlash_rate`): a typo is an
+    AttributeError, not a silent default. `resolved` must name every registry parameter."""
+    return _values_class()(**{n: float(resolved[n]) for n in registry()})
+
+
+ParameterValues = object  # the type of `values(...)` (a dataclass generated from the registry)

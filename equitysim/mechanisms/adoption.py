@@ -1,0 +1,328 @@
+"""Adoption (the roadmap's phase tables: which actions are pushed, where and when).
+
+Federal actions are enacted by feasibility; state policies and district programs are adopted
+with a yearly hazard per eligible jurisdiction. Today's rule (first edition) paces each row
+toward its own target: hazard = remaining need / quarters left / eligible units, times the
+political climate, coalition strength, proof points, diffusion, federal and state boosts,
+capacity and size, and the strategy's pace; the background rates hold where no campaign pushes.
+
+District starts are funded in random order until each program family's money runs out. Rather
+than one uniform per district and program, candidates are drawn with an upper bound of the
+hazard per stratum (every district of a stratum independently with the bound's probability)
+and each is accepted with probability hazard / bound, which is the same Bernoulli draw
+("thinning"); hazards are evaluated only as far as the money goes.
+
+Reads: federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
+capacity_weight, diffusion_neighbor_weight, litigation_pressure, background_state_reform_rate,
+background_funding_bill_multiplier, climate_reference, coalition_strength_reference,
+capacity_reference, min_quarters_left, readoption_lockout_quarters, community_support_buy_in
+(and through diffusion.py the story parameters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..numerics import DT, QUARTERS_PER_YEAR, LazySample, bernoulli_subset, hazard, nonzero
+from . import diffusion
+
+FAMILIES = ("integration", "general")
+FEW_CANDIDATES = 2048   # sampling tuning: below this many expected candidates, draw them all
+FIRST_CHUNK, CHUNK_GROWTH = 1024, 8
+
+
+def paced_rate(need: np.ndarray, pace_end: np.ndarray, q: int, n_eligible: np.ndarray, par) -> np.ndarray:
+    """Yearly hazard that meets a row's remaining `need` by its pacing horizon, per eligible unit."""
+    return need / np.maximum(pace_end - q, par.min_quarters_left) / np.maximum(n_eligible, 1) * QUARTERS_PER_YEAR
+
+
+def climate_multiplier(m) -> np.ndarray:
+    """(n_s,) (climate / reference)^climate_exponent."""
+    return (m.state_arrays.climate / m.par.climate_reference) ** m.par.climate_exponent
+
+
+def coalition_multiplier(strength, par):
+    """(strength / reference)^coalition_weight."""
+    return (strength / par.coalition_strength_reference) ** par.coalition_weight
+
+
+# ---------------------------------------------------------------- federal
+def federal_enactment(m, u_adopt: np.ndarray) -> None:
+    """A supportive administration takes the actions whose window is open: administrative ones
+    at once, bills with a hazard by feasibility; the federal budget caps what is in force."""
+    par, q, plan, fed = m.par, m.quarter, m.plan, m.federal_arrays
+    window = (plan.fed_start <= q) & (q < plan.fed_end) & ~fed.action_on
+    if not window.any():
+        return
+    rate = fed.law_rate * plan.fed_intensity
+    stories = diffusion.national_story_multiplier(m)
+    coalition = coalition_multiplier(m.coalition_arrays.strength[-1], par)
+    law_h = hazard(rate * stories * coalition * m.pace)
+    take = window & np.where(fed.kind == "law", u_adopt < law_h, True)
+    budget = par.federal_budget_musd * m.spec.strategy.budget_multiplier
+    for i in nonzero(take):
+        if fed.cost_musd[fed.action_on].sum() + fed.cost_musd[i] <= budget:
+            fed.action_on[i] = fed.action_ever[i] = True
+
+
+# ---------------------------------------------------------------- states
+def state_hazards(m, climate_mult: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """(n_p, n_s) yearly adoption rate of each policy in each state from the plan's rows
+    active now (a policy takes the largest over its rows)."""
+    par, q, states = m.par, m.quarter, m.state_arrays
+    n_s, n_p = states.policy_on.shape
+    rate_out = np.zeros((n_p, n_s))
+    R = m.rows_state
+    a = R.active_at(q)
+    if not len(a):
+        return rate_out
+    on = states.policy_on
+    j = R.index[a]
+    mask = R.state_mask[a] & m.dynamic_masks()[R.where[a]]
+    if R.requires[a].any():  # requirements: every required policy in force
+        missing = (~on) @ R.requires_f[a].T   # required policies not in force, per state
+        mask &= (missing == 0).T
+    effects = m.state_effects_now()
+    budget_left = par.state_budget_musd * m.spec.strategy.budget_multiplier - on @ effects.policy_cost
+    on_j = on.T[j]
+    elig = mask & ~on_j & (budget_left[None, :] >= R.cost[a][:, None])
+    n_el = elig.sum(1)
+    need = np.maximum(R.target[a] - (on_j & R.state_mask[a]).sum(1), 0.0)
+    go = (need > 0) & (n_el > 0)
+    if not go.any():
+        return rate_out
+    base_rate = paced_rate(need, R.pace_end[a], q, n_el, par)
+    coal_mult = coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+    story_r = diffusion.by_phase(diffusion.state_story_multiplier(m), R.phase1[a])
+    neighbours = diffusion.neighbour_policy_share(m)
+    boost = 1 + m.federal_policy_hazard()[j][:, None] + effects.policy_hazard.T[j]
+    mult = ((climate_mult * coal_mult)[None, :] * story_r
+            * (1 + par.diffusion_neighbor_weight * neighbours.T[j]) * boost
+            * (R.intensity[a] * m.pace)[:, None])
+    mult = np.where(R.litigated[a][:, None], mult * lit[None, :], mult)
+    rate = np.where(elig & go[:, None], base_rate[:, None] * mult, 0.0)
+    np.maximum.at(rate_out, j, rate)
+    return rate_out
+
+
+def state_adoption(m, u_adopt: np.ndarray) -> None:
+    """Each state adopts each policy with the hazard of the rows pushing it, or the background
+    rate of school-finance reform (funding bills `background_funding_bill_multiplier` times as
+    often as formula reforms); litigation speeds up funding policies. `u_adopt`: (n_s, n_p)."""
+    par, states = m.par, m.state_arrays
+    climate_mult = climate_multiplier(m)
+    lit = np.where(states.litigation, par.litigation_pressure, 1.0)
+    rate = state_hazards(m, climate_mult, lit)
+    for name in ("funding_bill", "weighted_funding"):
+        jj = m.policy_index.get(name)
+        if jj is not None:
+            bg = (par.background_state_reform_rate * (par.background_funding_bill_multiplier if name == "funding_bill" else 1.0)
+                  * climate_mult * lit)
+            rate[jj] = np.maximum(rate[jj], np.where(~states.policy_on[:, jj], bg, 0.0))
+    adopt = u_adopt < hazard(rate.T)
+    if adopt.any():
+        states.policy_on |= adopt
+        states.policy_ever |= adopt
+        states.enacted_quarter[adopt] = m.quarter
+        if "litigation" in m.policy_index:
+            states.litigation |= adopt[:, m.policy_index["litigation"]]
+
+
+# ---------------------------------------------------------------- districts
+def eligibility_condition(m, name: str) -> np.ndarray:
+    """(n_d,) bool: districts meeting one of the catalogue's eligibility conditions."""
+    w, dist = m.world, m.district_arrays
+    if name == "diverse_enrollment":
+        return w.d_diverse
+    if name == "community_support":
+        return w.d_community | (dist.buy_in > m.par.community_support_buy_in)
+    if name == "union_cooperation":
+        return w.d_union
+    if name == "principal_leadership":
+        return w.d_principal | dist.prerequisites
+    raise KeyError(name)
+
+
+def recently_ended(m, k: int) -> np.ndarray:
+    """(n_d,) bool: program k ended within `readoption_lockout_quarters`."""
+    return (m.quarter - m.district_arrays.ended_quarter[k]) < m.par.readoption_lockout_quarters
+
+
+def _row_rates(m, a: np.ndarray):
+    """For the local rows `a` active now: the paced base rate per row, the state multiplier
+    (n_rows, n_s), and the district condition (n_rows, n_d)."""
+    par, q, w, F, dist = m.par, m.quarter, m.world, m.fixed, m.district_arrays
+    R, cells = m.rows_local, m.cells
+    n_k, n_s = len(m.programs), m.n_states
+    k_a = R.index[a]
+    smask = R.state_mask[a]
+    dmask = R.district_mask_eligible[a]
+    if R.where[a].any():
+        smask = smask & m.dynamic_masks()[R.where[a]]
+        dmask = smask[:, w.d_state] & F.eligible_by_program[k_a]
+    fresh = ~dist.running & ((q - dist.ended_quarter) >= par.readoption_lockout_quarters)
+    cond = fresh[k_a] & dmask
+    conds = {}
+    for i, r in enumerate(a):
+        for name in R.conditions[r]:
+            if name not in conds:
+                conds[name] = eligibility_condition(m, name)
+            cond[i] &= conds[name]
+    n_el = np.count_nonzero(cond, axis=1)
+    act_sk = np.bincount(w.d_state[cells.district] * n_k + cells.program, minlength=n_s * n_k).reshape(n_s, n_k)
+    need = np.maximum(R.target[a] - (R.state_mask[a] * act_sk[:, k_a].T).sum(1), 0.0)
+    go = (need > 0) & (n_el > 0)
+    base = np.where(go, paced_rate(need, R.pace_end[a], q, n_el, par), 0.0)
+    story = diffusion.by_phase(diffusion.state_story_multiplier(m), R.phase1[a])
+    st_mult = climate_multiplier(m) * coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+    ms = (smask * st_mult * story * (1 + m.federal_program_hazard()[k_a][:, None] + m.state_effects_now().program_hazard[:, k_a].T)
+          * (R.intensity[a] * m.pace)[:, None])
+    return base, ms, cond
+
+
+def district_hazards(m):
+    """This quarter's adoption hazards: returns (hazard, bound) where hazard(d, k) is the
+    quarterly hazard of program k[i] in district d[i] and bound[i] an upper bound of it over the
+    candidate stratum i (`m.fixed.strata_pool`). Call after this quarter's drops, before any start."""
+    par, w, F, dist = m.par, m.world, m.fixed, m.district_arrays
+    n_k, n_s, n_d, n_r = len(m.programs), m.n_states, w.n_districts, w.n_regions
+    climate_mult = climate_multiplier(m)
+    cw, wdiff = par.capacity_weight, par.diffusion_neighbor_weight
+    peers = diffusion.regional_peer_share(m)
+    lo_cap, hi_cap = m.quarter_capacity.range()
+    ref = par.capacity_reference
+    cap_bound = (max((hi_cap / ref) ** cw, (lo_cap / ref) ** cw) if lo_cap > 0 else (hi_cap / ref) ** max(cw, 0))
+    R = m.rows_local
+    a = R.active_at(m.quarter)
+    n_a = len(a)
+    row_bound = np.zeros(n_k)
+    n_plan = 0
+    if n_a:
+        base, ms, cond = _row_rates(m, a)
+        k_a = R.index[a]
+        np.maximum.at(row_bound, k_a, base * ms.max(1))
+        seen, slots = {}, []
+        for k in k_a.tolist():   # the j-th row pushing program k sits in slot j
+            slots.append(seen.get(k, 0))
+            seen[k] = slots[-1] + 1
+        slot = np.array(slots)
+        n_plan = int(slot.max()) + 1
+        # (program, slot) -> active row, or the empty row n_a (rate 0, no district eligible)
+        row_of = np.full(n_k * n_plan, n_a)
+        row_of[k_a * n_plan + slot] = np.arange(n_a)
+        bms = np.concatenate([base[:, None] * ms, np.zeros((1, n_s))]).ravel()
+        cond = np.concatenate([cond, np.zeros((1, n_d), bool)]).ravel()
+    # Upper bound of each program's hazard over its pool, then thinning per stratum.
+    row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(1))
+    bg_bound = F.background_rate * climate_mult.max()
+    hb = hazard(np.maximum(row_bound[F.stratum_program] * F.stratum_size, bg_bound[F.stratum_program]))
+    log_ref = np.log(ref)
+    peers = peers.ravel()
+    running = dist.running.ravel()
+    size_mult = F.size_mult_by_program.ravel()
+
+    def hazard_of(cd, ck):
+        """Adoption hazard this quarter of program ck[i] in district cd[i]."""
+        flat = ck * n_d + cd
+        s = w.d_state[cd]
+        rate = (F.background_rate[ck] * climate_mult[s]) * ~running[flat]
+        if n_plan:
+            dmult = (np.exp(cw * (m.quarter_capacity.log_at(cd) - log_ref)) * (1 + wdiff * peers[ck * n_r + w.d_region[cd]])
+                     * size_mult[flat])
+            kp = ck * n_plan
+            for j in range(n_plan):
+                r = row_of[kp + j]
+                np.maximum(rate, cond[r * n_d + cd] * bms[r * n_s + s] * dmult, out=rate)
+        return 1.0 - np.exp(-DT * rate)
+
+    return hazard_of, hb
+
+
+def _first_that_fit(ad: np.ndarray, ak: np.ndarray, F, money: float, spent_before: float = 0.0):
+    """How many of the adopters (in priority order) the money admits, and what they cost in all."""
+    spend = spent_before + np.cumsum(F.size_cost[ad] * F.base_cost[ak])
+    fits = spend <= money
+    n_fit = len(fits) if fits.all() else int(np.argmin(fits))
+    return n_fit, spend
+
+
+def _starts_few(F, strata: np.ndarray, hb: np.ndarray, hazard_of, money: float, g):
+    """Few candidates: draw them all (each district of a stratum independently with the
+    stratum's bound), in random order, and walk the budget once."""
+    parts = [bernoulli_subset(F.strata_pool[i], hb[i], g) for i in strata]
+    cnt = np.array([len(x) for x in parts])
+    if not cnt.sum():
+        return None
+    cd = np.concatenate(parts)
+    ck = np.repeat(F.stratum_program[strata], cnt)
+    hk = np.repeat(hb[strata], cnt)
+    o = g.permutation(len(cd))
+    cd, ck, hk = cd[o], ck[o], hk[o]
+    adopt = nonzero(g.random(len(cd)) * hk < hazard_of(cd, ck))
+    ad, ak = cd[adopt], ck[adopt]
+    n_fit, _ = _first_that_fit(ad, ak, F, money)
+    return [(ad[:n_fit], ak[:n_fit])]
+
+
+def _starts_many(F, strata: np.ndarray, hb: np.ndarray, hazard_of, money: float, g):
+    """Many candidates (late in a campaign): draw and evaluate them lazily, in growing chunks of
+    a uniformly random interleaving of the strata, until the money runs out."""
+    n_cand = g.binomial(F.stratum_n[strata], hb[strata])
+    keep = n_cand > 0
+    strata, left = strata[keep], n_cand[keep]
+    samples = [LazySample(F.strata_pool[i], n, g) for i, n in zip(strata, left)]
+    s_k, s_hb = F.stratum_program[strata], hb[strata]
+    chunk, total, out = FIRST_CHUNK, 0.0, []
+    while True:
+        n_left = int(left.sum())
+        if not n_left:
+            break
+        cnt = left if chunk >= n_left else g.multivariate_hypergeometric(left, chunk)
+        sel = nonzero(cnt)
+        cd = (np.concatenate([samples[i].take(cnt[i]) for i in sel]) if len(sel) > 1
+              else samples[sel[0]].take(cnt[sel[0]]))
+        ck = np.repeat(s_k[sel], cnt[sel])
+        hk = np.repeat(s_hb[sel], cnt[sel])
+        left = left - cnt
+        o = g.permutation(len(cd))
+        cd, ck, hk = cd[o], ck[o], hk[o]
+        adopt = nonzero(g.random(len(cd)) * hk < hazard_of(cd, ck))
+        ad, ak = cd[adopt], ck[adopt]
+        n_fit, spend = _first_that_fit(ad, ak, F, money, total)
+        out.append((ad[:n_fit], ak[:n_fit]))
+        if n_fit < len(ad):
+            break
+        if n_fit:
+            total = float(spend[-1])
+        chunk *= CHUNK_GROWTH
+    return out
+
+
+def district_starts(m, g: np.random.Generator, hazard_of, hb: np.ndarray):
+    """The (districts, programs) that start this quarter, given the adoption hazards: within
+    each family, adopters in a uniformly random priority order until the money runs out."""
+    F, cells = m.fixed, m.cells
+    spent = np.bincount(F.family[cells.program], weights=F.size_cost[cells.district] * F.base_cost[cells.program],
+                        minlength=len(FAMILIES))
+    expected = F.stratum_n * hb
+    new = []
+    for f, fam in enumerate(FAMILIES):
+        strata = nonzero((F.stratum_family == f) & (hb > 0))
+        if not len(strata):
+            continue
+        money = m.family_funds(fam) - spent[f]
+        if money < 0:
+            continue
+        draw = _starts_few if expected[strata].sum() <= FEW_CANDIDATES else _starts_many
+        new += draw(F, strata, hb, hazard_of, money, g) or []
+    if not new:
+        none = np.zeros(0, np.int64)
+        return none, none
+    return np.concatenate([d for d, _ in new]), np.concatenate([k for _, k in new])
+
+
+def adopt_programs(m, g: np.random.Generator) -> None:
+    """Each eligible district adopts each pushed program with the hazard of the plan's rows (the
+    largest if several push it) or the background rate, funded in random order (see above)."""
+    d, k = district_starts(m, g, *district_hazards(m))
+    m.start_cells(d, k)

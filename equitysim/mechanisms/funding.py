@@ -1,0 +1,106 @@
+"""Money (roadmap risk table: "funding cuts"; mitigation: diversified funding, equity as a lens).
+
+The national business cycle; what each program family has to spend (local, state and federal
+money, cut in recessions unless diversified); what a recession does to district budgets and to
+programs run as a "program" rather than a lens; and the school-finance formulas that move
+toward progressive and adequate spending while reforms are in force.
+
+Reads: recession_prob, recession_length, recession_budget_cut, recession_program_cut_prob,
+local_integration_funds_musd, local_general_funds_musd, funding_reform_progressivity,
+funding_reform_weight, adequacy_level, adequacy_margin, formula_decay_share,
+positive_tilt_keep, comparability_adjustment, policy_channel_cap, budget_multiplier_cap,
+budget_capacity_exponent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..numerics import DT, clip, hazard, nonzero
+
+
+def business_cycle(m, u: float) -> None:
+    """A recession starts with `recession_prob` a year and lasts `recession_length` quarters;
+    the 'recession' stress event forces one."""
+    fed = m.federal_arrays
+    if fed.recession_quarters_left > 0:
+        fed.recession_quarters_left -= 1
+    elif u < hazard(m.par.recession_prob) or m.event_now("recession"):
+        fed.recession_quarters_left = int(round(m.par.recession_length))
+        m.count("recessions")
+
+
+def recession_budget_cut(m) -> float:
+    """Share of district and local budgets cut this quarter (0 outside recessions)."""
+    if not m.federal_arrays.in_recession:
+        return 0.0
+    return m.par.recession_budget_cut * (1 - m.spec.strategy.funding_diversification)
+
+
+def district_budget_factor(m) -> float:
+    """This quarter's multiplier of every district's budget: the recession cut and the
+    strategy's budget multiplier (capped, with diminishing returns)."""
+    par = m.par
+    return (1 - recession_budget_cut(m)) * min(m.spec.strategy.budget_multiplier, par.budget_multiplier_cap) ** par.budget_capacity_exponent
+
+
+def family_funds(m, family: str) -> float:
+    """Money ($M a year, at the world's scale) available for a program family: local, state and
+    federal, times the strategy's budget multiplier."""
+    par = m.par
+    local = par.local_integration_funds_musd if family == "integration" else par.local_general_funds_musd
+    if m.federal_arrays.in_recession:
+        local *= 1 - par.recession_budget_cut * (1 - m.spec.strategy.funding_diversification)
+    state = float(m.state_effects_now().channels.get(f"funds:{family}", np.zeros(1)).sum())
+    return (local + state + m.federal_channel(f"funds:{family}")) * m.spec.strategy.budget_multiplier * m.world.scale
+
+
+def state_formulas(m) -> None:
+    """Funding formulas move toward progressive and adequate while reforms are in force and fall
+    back (at `formula_decay_share` of the speed) once repealed; comparability follows the
+    within-district spending rules in force."""
+    par, states = m.par, m.state_arrays
+    ch = m.state_effects_now().channels
+    rate = par.funding_reform_progressivity * DT
+    decay = rate * par.formula_decay_share
+    states.spending_progress += np.where(ch.get("spending_progressivity", 0) > 0, rate, -decay)
+    states.adequacy_progress += np.where(ch.get("adequacy", 0) > 0, rate * np.minimum(ch.get("adequacy", 0), par.policy_channel_cap), -decay)
+    comp = np.minimum(ch.get("within_district_spending", 0) + m.federal_channel("within_district_spending"), 1.0)
+    states.comparability += (comp - states.comparability) * par.comparability_adjustment
+    clip(states.spending_progress, 0, 1, out=states.spending_progress)
+    clip(states.adequacy_progress, 0, 1, out=states.adequacy_progress)
+
+
+def district_spending_ratio(m) -> np.ndarray:
+    """(n_d,) per-pupil spending of each district relative to its state's baseline mean: the
+    baseline tilt moved toward the progressive formula by the state's progress, and districts
+    below the adequacy level raised toward it by the adequacy progress. Cached on the formula
+    state it depends on."""
+    states = m.state_arrays
+    key = (states.spending_progress.tobytes(), states.adequacy_progress.tobytes())
+    cached = m.cache.get("spending_ratio")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    par, w, F = m.par, m.world, m.fixed
+    st = w.d_state
+    tilt0 = w.d_spend_tilt
+    progressive = par.funding_reform_weight * (F.district_minority_share - F.state_minority_share[st]) + np.maximum(tilt0, 0) * par.positive_tilt_keep
+    ratio = 1 + tilt0 + states.spending_progress[st] * (progressive - tilt0)
+    floor = par.adequacy_level + par.adequacy_margin
+    ratio = np.where(ratio < floor, ratio + states.adequacy_progress[st] * (floor - ratio), ratio)
+    m.cache["spending_ratio"] = (key, ratio)
+    return ratio
+
+
+def recession_cuts(m, u: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """During a recession, districts that run equity as a program (not a lens) cut each program
+    with `recession_program_cut_prob` (softened by diversified funding). Competing risk: claims
+    [lo, lo + prob) of each active program's uniform `u`; returns the new `lo`."""
+    if not m.federal_arrays.in_recession:
+        return lo
+    cells = m.cells
+    prob = m.par.recession_program_cut_prob * (1 - m.spec.strategy.funding_diversification)
+    cut = nonzero(~m.district_arrays.equity_as_lens[cells.district] & ~cells.dead & (u >= lo) & (u < lo + prob))
+    m.count("funding_cuts", len(cut))
+    m.end_cells(cut, "cut")
+    return lo + prob
