@@ -29,6 +29,7 @@ import numpy as np
 # of the package.
 from equitysim import indicators as _ind
 from equitysim import plots as P
+from equitysim.narrative import change_label, policy_label, states_phrase
 from equitysim.model import START_YEAR, EquityModel, world_for
 from equitysim.scenario import ScenarioSpec, load_scenario
 
@@ -163,7 +164,7 @@ def _value_text(ind: _ind.Indicator, now: dict, base: dict) -> str:
         return "yes" if v >= 1 else "no"
     if ind.rule == "reduced_by":
         ref = 1.0 if ind.measure == "opportunity_gap_index" else base[ind.measure]
-        return _change(v / ref - 1) if ref else "n/a"
+        return change_label(v / ref - 1) if ref else "n/a"
     if ind.measure == "integration_share_diverse":
         return f"{v:.0%} of diverse districts"
     return f"{v:g}"
@@ -241,48 +242,14 @@ def map_figure(model: EquityModel, policy: str = APP_POLICIES[0], status: np.nda
     """The tile-grid map of one policy in this future: in force, enacted then repealed, never."""
     st = state_status(model, (policy,))[policy] if status is None else status
     return P.status_map({policy: st}, list(model.world.states.index),
-                        title=f"{P.policy_label(policy)} in force in {_states(int((st == 2).sum()))}")
-
-
-def _states(k: int) -> str:
-    return f"{k} state" if k == 1 else f"{k} states"
-
-
-def _change(x: float) -> str:
-    """A relative change for a label: one decimal under 1%, a true minus sign."""
-    text = f"{x:+.1%}" if abs(x) < 0.01 else f"{x:+.0%}"
-    return text.replace("-", "\u2212") + " vs start"
+                        title=f"{policy_label(policy)} in force in {states_phrase(int((st == 2).sum()))}")
 
 
 def metrics_figure(model: EquityModel, metrics=APP_METRICS):
     """The metrics at each year end so far, each panel in its own unit."""
-    import matplotlib as mpl
-    from matplotlib.figure import Figure
-
     with getattr(model, "lock", threading.RLock()):
         hist = [dict(model.baseline, year=0)] + list(model.history)
-    with mpl.rc_context(P.STYLE):
-        # A fixed layout: constrained layout and tight bounding boxes triple the drawing time.
-        fig = Figure(figsize=(16, 3.6))
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.17, top=0.84, wspace=0.32)
-        axes = fig.subplots(1, 4).ravel()
-        for ax, m in zip(axes, metrics):
-            xs = [h["year"] for h in hist]
-            ys = [h[m] for h in hist]
-            ax.plot(xs, ys, color=P.OKABE_ITO[0], linewidth=2.5, marker="o", markersize=4)
-            ax.set_xlim(0, model.spec.years)
-            ax.set_title(P._wrap(P.metric_label(m), 34), loc="left", fontsize=13)
-            ax.set_ylabel(P._wrap(P.words()["metrics"][m]["unit"], 28), fontsize=10)
-            ax.set_xlabel("year")
-            ax.grid(axis="y", color="#DDDDDD")
-            ax.ticklabel_format(axis="y", useOffset=False)
-            base = hist[0][m]
-            if base > 0:
-                # Show at least -30%..+5% of the start, so that noise does not look like a trend.
-                ax.set_ylim(min(min(ys), 0.7 * base), max(max(ys), 1.05 * base))
-                ax.text(0.98, 0.92, _change(ys[-1] / base - 1), transform=ax.transAxes,
-                        ha="right", fontsize=12, fontweight="bold")
-    return fig
+    return P.history_chart(hist, model.spec.years, metrics)
 
 
 # ---------------------------------------------------------------------------- the page
@@ -362,7 +329,7 @@ def make_page():
     from mesa.visualization import SolaraViz, solara_viz
 
     # Mesa 3.5 lays every component out half-width and ten rows high, too small for a table of
-    # twelve indicators; give the panels room (users can still drag and resize them).
+    # every indicator; give the panels room (users can still drag and resize them).
     if hasattr(solara_viz, "make_initial_grid_layout"):
         solara_viz.make_initial_grid_layout = _grid_layout
     params = model_params()

@@ -93,20 +93,10 @@ def _row(check, model, target, low, high, basis):
             "high": float(high), "ok": bool(low <= model <= high), "basis": basis}
 
 
-def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
-    """Every calibrated quantity of the baseline world beside its target and tolerance.
-
-    State totals must match exactly (at scale 1; at other scales the counts are scaled and
-    rounded); national distributions must fall within the stated bands. Columns: check, model,
-    target, low, high, ok, basis (where the target comes from).
-    """
-    w = build_world(scale, seed)
-    bm = benchmarks()
-    st = w.states
-    n = w.n_states
-    base = _baseline_metrics(w)
+def _state_total_rows(w: World, bm: pd.Series, scale: float) -> list[dict]:
+    """State totals (students, districts, schools, per-pupil spending): exact where the data give them."""
+    st, n = w.states, w.n_states
     rows = []
-
     # State totals: exact where the data give them.
     enr = np.bincount(w.d_state, weights=w.d_enroll, minlength=n)
     rows.append(_row("students: max |world - data| over states (students)",
@@ -125,14 +115,24 @@ def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
     spend = np.bincount(w.d_state, weights=w.d_enroll * (1 + w.d_spend_tilt), minlength=n) / enr
     rows.append(_row("per-pupil spending: max |state mean / published - 1|", np.abs(spend - 1).max(), 0, 0, 1e-9,
                      "states.csv per-pupil current expenditure (Digest 236.65, 2020-21)"))
+    return rows
 
+
+def _composition_rows(w: World, bm: pd.Series) -> list[dict]:
+    """National racial composition against the Digest figures (percent of students)."""
+    rows = []
     # Racial composition against the national Digest figures (state shares are estimates).
     nat = (w.d_share * w.d_enroll[:, None]).sum(0) / w.d_enroll.sum()
     for g, name in ((WHITE, "white"), (BLACK, "black"), (HISPANIC, "hispanic")):
         t = bm[f"race_share_{name}_2021_22"]
         rows.append(_row(f"{name} share of students (%)", 100 * nat[g], t, t - 1.5, t + 1.5,
                          "Digest 2022 Table 216.30 (2021-22); state shares are 2022-23 estimates"))
+    return rows
 
+
+def _size_rows(w: World, bm: pd.Series) -> list[dict]:
+    """The district size distribution against Digest Table 214.20 (percent of districts)."""
+    rows = []
     # District size distribution.
     sizes = np.array([bm[r] for r in _SIZE_ROWS])
     target = sizes / sizes.sum()
@@ -143,7 +143,12 @@ def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
                      100 * target[:3].sum() - 3, 100 * target[:3].sum() + 3, "Digest 2022 Table 214.20 (2021-22)"))
     rows.append(_row("district size classes: max |world - data| share (pp)",
                      100 * np.abs(world_share - target).max(), 0, 0, 3, "Digest 2022 Table 214.20, 8 size classes"))
+    return rows
 
+
+def _segregation_rows(w: World, bm: pd.Series, base: dict) -> list[dict]:
+    """Within- and between-district dissimilarity (0-1) against SEDA and the literature."""
+    rows = []
     # Segregation.
     d = _district_dissimilarity(w)
     e = w.s_enroll_by_group
@@ -157,7 +162,13 @@ def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
                      "SEDA median over districts with >1 school per grade (definitions differ: wide band)"))
     rows.append(_row("national between-school dissimilarity", base["dissimilarity"], 0.55, 0.45, 0.65,
                      "assumption: order of magnitude in Reardon & Owens (2014); no figure with this group definition read"))
+    return rows
 
+
+def _spending_rows(w: World, bm: pd.Series) -> list[dict]:
+    """Spending in Black+Hispanic vs White students' districts (ratio) against Urban's progressivity."""
+    st = w.states
+    rows = []
     # Spending: the minority/White analogue of Urban's poor/non-poor progressivity ratio.
     pp = st["per_pupil_current_expenditure"].to_numpy(float)[w.d_state] * (1 + w.d_spend_tilt)
     mi = w.d_enroll * (w.d_share[:, BLACK] + w.d_share[:, HISPANIC])
@@ -166,7 +177,13 @@ def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
     rows.append(_row("spending in Black+Hispanic vs White students' districts (ratio)",
                      (pp * mi).sum() / mi.sum() / ((pp * wh).sum() / wh.sum()), t, 0.94, 1.03,
                      "Urban Institute progressivity, USA 2014-15: 0.979 state+local, 1.004 all sources (poverty, not race)"))
+    return rows
 
+
+def _outcome_rows(bm: pd.Series, base: dict) -> list[dict]:
+    """Teachers (years), discipline (risk ratios), courses, achievement (SD) and graduation (pp): the
+    model's own baseline metrics against published figures."""
+    rows = []
     # Teachers, discipline, courses, outcomes: the model's own baseline metrics.
     from . import params as P
     p = P.defaults()
@@ -192,4 +209,19 @@ def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
     t = bm["acgr_white"] - grad_m
     rows.append(_row("graduation gap, White vs Black+Hispanic (pp)", base["graduation_gap_pp"], t, t - 1.2, t + 1.2,
                      "ACGR 2021-22 (EDFacts)"))
+    return rows
+
+
+def calibration(scale: float = 1.0, seed: int = 2027) -> pd.DataFrame:
+    """Every calibrated quantity of the baseline world beside its target and tolerance.
+
+    State totals must match exactly (at scale 1; at other scales the counts are scaled and
+    rounded); national distributions must fall within the stated bands. Columns: check, model,
+    target, low, high, ok, basis (where the target comes from).
+    """
+    w = build_world(scale, seed)
+    bm = benchmarks()
+    base = _baseline_metrics(w)
+    rows = (_state_total_rows(w, bm, scale) + _composition_rows(w, bm) + _size_rows(w, bm)
+            + _segregation_rows(w, bm, base) + _spending_rows(w, bm) + _outcome_rows(bm, base))
     return pd.DataFrame(rows)

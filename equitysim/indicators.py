@@ -1,5 +1,6 @@
-"""The roadmap's twelve success indicators: definitions from data/indicators.toml, judged on
-the metric snapshots a run records at the end of years 2, 5 and 10."""
+"""The roadmap's success indicators: definitions from data/indicators.toml (the catalogue; its
+length is the count every sentence uses), judged on the metric snapshots a run records at the end
+of years 2, 5 and 10; and the Wilson score interval of a P(met)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from importlib import resources
 import numpy as np
 
 HORIZONS = (2, 5, 10)
+Z95 = 1.959964  # standard normal quantile of a two-sided 95% interval
 TRAJECTORY_METRICS = (
     "dissimilarity", "dissimilarity_within_district", "exposure_minority_to_white", "spending_gap",
     "adequacy_gap", "teacher_experience_gap", "suspension_ratio_black_white", "suspension_gap_pp",
@@ -74,17 +76,20 @@ def is_met(ind: Indicator, now: dict, baseline: dict, scale: float = 1.0) -> boo
 
 
 def evaluate(snapshots: dict[int, dict], baseline: dict, scale: float = 1.0) -> dict[str, bool]:
-    """All twelve indicators for one run; an indicator whose horizon was not reached is False."""
+    """Every indicator for one run; an indicator whose horizon was not reached is False."""
     return {i.id: bool(i.horizon_year in snapshots and is_met(i, snapshots[i.horizon_year], baseline, scale))
             for i in indicators()}
 
 
 def markdown() -> str:
     """docs/indicators.md: each indicator, its horizon and how its target is made operational."""
+    from .narrative import count_word
+
     lines = ["# Success indicators", "",
              "Generated from `equitysim/data/indicators.toml` (`python -c \"import equitysim.indicators as i; "
              "print(i.markdown(), end='')\" > docs/indicators.md`); do not edit by hand.", "",
-             "The roadmap's twelve success indicators, judged at the end of years 2, 5 and 10 of each "
+             f"The roadmap's {count_word(len(indicators()))} success indicators, judged at the end of years "
+             "2, 5 and 10 of each "
              "replication. P(met) is the share of replications in which the rule holds.", "",
              "| id | roadmap target | year | measure | rule | how the target is made operational |",
              "|---|---|---|---|---|---|"]
@@ -97,12 +102,19 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval for a binomial proportion k/n."""
+def wilson_score(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Centre and half-width of the Wilson score interval at observed proportion p (0-1) with n
+    trials (n > 0); z = 1.96 gives the 95% interval. Unitless, like p."""
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return centre, half
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """95% Wilson score interval (lower, upper; shares 0-1) for a binomial proportion k/n; (0, 1)
+    when n = 0. The package's one Wilson formula (`wilson_score`)."""
     if n == 0:
         return (0.0, 1.0)
-    phat = k / n
-    denom = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denom
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    centre, half = wilson_score(k / n, n, z)
     return (max(0.0, centre - half), min(1.0, centre + half))

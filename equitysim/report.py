@@ -6,7 +6,7 @@ and optionally a PDF handout.
     write_report({"roadmap": result}, "report.html", pdf=True)
 
 Numbers come from a result set (see `resultsets.load_results`); every sentence is generated
-from them, never written by hand.
+from them by `equitysim.narrative`, never written by hand.
 """
 
 from __future__ import annotations
@@ -24,107 +24,10 @@ import pandas as pd
 from . import indicators as _ind
 from . import params as _params
 from . import plots as P
-from .resultsets import load_results, spec_hash
+from .narrative import capitalize, fmt_n, headlines, indicator_sentences, likelihood, scenario_phrase
+from .resultsets import load_results, scale_of, spec_hash
 
 SENSITIVITY_COLUMNS = ("ST", "S1", "mu_star", "importance")
-
-
-# ---------------------------------------------------------------------------- sentences
-def _fmt_n(x: float) -> str:
-    return f"{x:g}" if x != int(x) else f"{int(x)}"
-
-
-def indicator_body(ind: _ind.Indicator, scale: float = 1.0) -> str:
-    """What meeting the indicator means, as a clause ('at least 15 states introduce ...')."""
-    template = P.words()["indicators"].get(ind.id, f"{ind.label.lower()} ({ind.target}) by year {{year}}")
-    return template.format(n=_fmt_n(ind.threshold_at(scale)), pct=_fmt_n(round(ind.threshold * 100, 1)),
-                           year=ind.horizon_year)
-
-
-def _pct(x: float) -> str:
-    return f"{x:.0%}"
-
-
-def _interval(lo: float, hi: float) -> str:
-    return f"{lo * 100:.0f}\u2013{hi * 100:.0f}%"
-
-
-def sentence(ind: _ind.Indicator, p: float, lo: float, hi: float, scenario: str, scale: float = 1.0,
-             n: int | None = None) -> str:
-    """'Under the roadmap as written, at least 15 states introduce funding bills by year 2 in 62%
-    of simulated futures (58-66%).' With `n` replications, 0% and 100% read 'in none of the n'
-    and 'in all n'."""
-    if n and p == 0:
-        share = f"in none of the {n} simulated futures"
-    elif n and p == 1:
-        share = f"in all {n} simulated futures"
-    else:
-        share = f"in {_pct(p)} of simulated futures"
-    return f"Under {P.scenario_phrase(scenario)}, {indicator_body(ind, scale)} {share} ({_interval(lo, hi)})."
-
-
-def indicator_sentences(results) -> dict[str, list[tuple[str, float, str]]]:
-    """Per scenario: (indicator id, P(met), sentence) for all twelve indicators."""
-    res = load_results(results)
-    out = {}
-    inds = {i.id: i for i in _ind.indicators()}
-    for name, r in res.items():
-        s = r.summary()
-        out[name] = [(row.id, float(row.p_met),
-                      sentence(inds[row.id], row.p_met, row.ci_low, row.ci_high, name, P.scale_of(r), r.replications))
-                     for row in s.itertuples()]
-    return out
-
-
-def headlines(results, k: int = 4) -> list[str]:
-    """A few sentences worth quoting, chosen by rule from the numbers.
-
-    One scenario: how many indicators are likely; the likely indicator with the latest horizon;
-    the closest call; the unlikely indicator with the earliest horizon. Several scenarios: the
-    best scenario by expected indicators met, then the indicators on which the scenarios differ
-    most (largest gap in P(met))."""
-    res = load_results(results)
-    inds = {i.id: i for i in _ind.indicators()}
-    n_ind = len(inds)
-    summ = {n: r.summary().set_index("id") for n, r in res.items()}
-    out = []
-    if len(res) == 1:
-        (name, r), = res.items()
-        s = summ[name]
-        scale = P.scale_of(r)
-        lik = s[s.p_met >= P.LIKELY]
-        unl = s[s.p_met < P.UNLIKELY]
-        out.append(f"Under {P.scenario_phrase(name)}, {len(lik)} of the {n_ind} success indicators are "
-                   f"likely to be met (in at least two thirds of {r.replications} simulated futures) and "
-                   f"{len(unl)} are unlikely (in under a third); on average {r.expected_met():.1f} are met.")
-        picks = []
-        if len(lik):
-            picks.append(max(lik.index, key=lambda i: (inds[i].horizon_year, lik.loc[i, "p_met"])))
-        toss = s[(s.p_met >= P.UNLIKELY) & (s.p_met < P.LIKELY)]
-        if len(toss):
-            picks.append(min(toss.index, key=lambda i: abs(toss.loc[i, "p_met"] - 0.5)))
-        if len(unl):
-            picks.append(min(unl.index, key=lambda i: (inds[i].horizon_year, unl.loc[i, "p_met"])))
-        for i in picks:
-            row = s.loc[i]
-            out.append(sentence(inds[i], row.p_met, row.ci_low, row.ci_high, name, scale, r.replications))
-        return out[:k]
-    exp = {n: r.expected_met() for n, r in res.items()}
-    best = max(exp, key=exp.get)
-    worst = min(exp, key=exp.get)
-    out.append(f"{P._cap(P.scenario_phrase(best))} meets the most indicators: {exp[best]:.1f} of {n_ind} on average "
-               f"across simulated futures, against {exp[worst]:.1f} under {P.scenario_phrase(worst)}.")
-    p = pd.DataFrame({n: s["p_met"] for n, s in summ.items()})
-    spread = (p.max(axis=1) - p.min(axis=1)).sort_values(ascending=False)
-    for i in spread.index[: k - 1]:
-        if spread[i] < 0.2:  # differences smaller than this are not a headline
-            break
-        hi, lo = p.loc[i].idxmax(), p.loc[i].idxmin()
-        scale = P.scale_of(res[hi])
-        out.append(f"{P._cap(P.scenario_phrase(hi))} raises the chance that {indicator_body(inds[i], scale)} to "
-                   f"{_pct(p.loc[i, hi])} of simulated futures, from {_pct(p.loc[i, lo])} under "
-                   f"{P.scenario_phrase(lo)}.")
-    return out
 
 
 # ---------------------------------------------------------------------------- uncertainties and assumptions
@@ -225,7 +128,7 @@ def reproducibility(results, command: str | None = None) -> dict:
         known = r.meta.get("spec_known", True)
         scen.append({
             "scenario": name, "replications": r.replications, "seed": r.seed if r.seed is not None else "unknown",
-            "scale": P.scale_of(r) if known else "unknown",
+            "scale": scale_of(r) if known else "unknown",
             "scenario file": r.meta.get("scenario_file", "(not recorded)"),
             "scenario file sha256": r.meta.get("scenario_sha256", "(not recorded)"),
             "settings sha256": spec_hash(r.spec) if known else "(unknown)",
@@ -276,7 +179,7 @@ def figures(results, map_year: int = 5, map_policies=P.MAP_POLICIES, network_pol
         name = next(n for n, r in res.items() if r.states is not None)
         out.append(("map", P.state_map(res, map_policies, year=map_year, scenario=name, ncols=2),
                     "Map: share of futures in which each state has each policy in force",
-                    f"One square per state (and DC), {P.scenario_phrase(name)}: the darker, the more simulated "
+                    f"One square per state (and DC), {scenario_phrase(name)}: the darker, the more simulated "
                     f"futures in which the state has the policy in force at the end of year {map_year}."))
         out.append(("network", P.diffusion_network(res, network_policy, scenario=name),
                     "Network: how the policy spreads across bordering states",
@@ -297,20 +200,20 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
     sentences = indicator_sentences(res)
     assumptions, how = key_assumptions(res, sensitivity)
     rep = reproducibility(res, command)
-    title = title or ("What the simulation says: " + ", ".join(P.scenario_phrase(n) for n in names))
+    title = title or ("What the simulation says: " + ", ".join(scenario_phrase(n) for n in names))
     reps = sorted({r.replications for r in res.values()})
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>",
-             f"<h1>{_e(P._cap(title))}</h1>",
+             f"<h1>{_e(capitalize(title))}</h1>",
              f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures{' per scenario' if len(res) > 1 else ''} "
              f"of a ten-year campaign "
              f"across the 50 states and DC, about 13,400 districts and 99,000 schools (equitysim).</p>"]
-    scales = {P.scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
+    scales = {scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
     if scales - {1.0}:
         s = sorted(scales - {1.0})[0]
         ex = next(i for i in _ind.indicators() if i.scales_with_world)
         parts.append(f"<p class='note'>These runs used a world {s:g} times the size of the US; district and region "
-                     f"targets are scaled to match (for example {ex.target} becomes {_fmt_n(ex.threshold_at(s))}). "
+                     f"targets are scaled to match (for example {ex.target} becomes {fmt_n(ex.threshold_at(s))}). "
                      f"Run at scale 1 for figures to quote.</p>")
     for r in res.values():
         if r.meta.get("note"):
@@ -328,8 +231,8 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
         parts.append("<h2>Over ten years: the roadmap's metrics</h2>" + _figure(*fig_by["trajectories"]))
     parts.append("<h2>Every indicator, in a sentence</h2>")
     for name, rows in sentences.items():
-        items = "".join(f"<li>{_e(s)} <em>({P.likelihood(p)})</em></li>" for _, p, s in rows)
-        parts.append(f"<details{' open' if len(sentences) == 1 else ''}><summary>{_e(P._cap(P.scenario_phrase(name)))}"
+        items = "".join(f"<li>{_e(s)} <em>({likelihood(p)})</em></li>" for _, p, s in rows)
+        parts.append(f"<details{' open' if len(sentences) == 1 else ''}><summary>{_e(capitalize(scenario_phrase(name)))}"
                      f"</summary><ul>{items}</ul></details>")
     if sensitivity is not None:
         parts.append("<h2>The two most decisive uncertainties</h2><ol>")
@@ -382,7 +285,7 @@ def write_pdf(results, path, sensitivity=None, command=None, map_year: int = 5, 
     assumptions, how = key_assumptions(res, sensitivity)
     rep = reproducibility(res, command)
     with PdfPages(path) as pdf:
-        _text_page(pdf, "What the simulation says: " + ", ".join(P.scenario_phrase(n) for n in res),
+        _text_page(pdf, "What the simulation says: " + ", ".join(scenario_phrase(n) for n in res),
                    ["\u2022 " + h for h in headlines(res)])
         for _, fig, _, caption in figs:
             pdf.savefig(fig, bbox_inches="tight")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def spec_hash(spec: ScenarioSpec) -> str:
 
 def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def scale_of(result) -> float:
+    """The world scale a result ran at (1.0 when unknown)."""
+    return float(result.spec.scale)
+
+
+def trajectory_bands(traj: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per year: the 5th, 25th, 50th, 75th and 95th percentiles of `metric` across runs (columns
+    p5 ... p95, in the metric's unit)."""
+    q = traj.groupby("year")[metric].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
+    q.columns = ["p5", "p25", "p50", "p75", "p95"]
+    return q
+
+
+def median_change(bands: pd.DataFrame) -> float:
+    """Median change from year 0 to the last year, as a share of year 0 (NaN if year 0 <= 0)."""
+    start, end = bands["p50"].iloc[0], bands["p50"].iloc[-1]
+    return (end - start) / start if start > 1e-9 else math.nan
 
 
 def load_results(source) -> dict[str, EnsembleResult]:

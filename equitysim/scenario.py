@@ -24,10 +24,11 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from . import params as _params
 from .actions import WHERE, default_catalogue
+from .schema import Strict
 
 try:  # the one place the experimental Mesa API is touched
     from mesa.experimental.scenarios import Scenario as _MesaScenario
@@ -39,17 +40,13 @@ class ScenarioError(ValueError):
     """A scenario file is malformed; str(err) is one line: 'file: field: expected ...'."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _finite(v: float) -> float:
     if isinstance(v, float) and not math.isfinite(v):
         raise ValueError("a finite number")
     return v
 
 
-class SequenceEntry(_Strict):
+class SequenceEntry(Strict):
     """One action group switched on over a window of years, for a set of states."""
 
     group: str
@@ -99,14 +96,14 @@ class SequenceEntry(_Strict):
         return self
 
 
-class Event(_Strict):
+class Event(Strict):
     """A named stress event forced on every replication (for stress tests and robustness search)."""
 
     kind: Literal["recession", "hostile_federal", "hostile_states", "court_ruling"]
     year: float = Field(ge=0, le=20)
 
 
-class Strategy(_Strict):
+class Strategy(Strict):
     """The roadmap's strategy levers (each risk's mitigation is one of them)."""
 
     coalition_investment: float = Field(0.5, ge=0, le=1)
@@ -121,7 +118,7 @@ class Strategy(_Strict):
     lock_in: bool = True
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     years: int = Field(10, ge=1, le=20)

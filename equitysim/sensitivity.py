@@ -8,6 +8,8 @@ The chain follows SALib's ProblemSpec: define -> sample -> evaluate -> analyze.
     idx = analyze(problem, "sobol", X, Y, outputs, seed=1)
     summary_sentences(idx, "sobol")      # "Recession probability explains about 41% (35-47%) ..."
 
+The sentences are `equitysim.narrative`'s, the charts `equitysim.plots`'.
+
 Sampling and indices are SALib's (Sobol/Saltelli, Morris, eFAST); scenario discovery uses the
 `prim` package (Project Platypus' PRIM, the patient rule induction method of Friedman & Fisher
 1999, which EMA Workbench also implements): it handles integer and real parameters alike and gives
@@ -17,14 +19,16 @@ the peeling trajectory (coverage vs density) that scenario discovery reports.
 from __future__ import annotations
 
 import json
-import math
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from . import params as _params
+from .narrative import describe_box, output_labels, summary_sentences
+from .plots import plot_indices
+from .schema import Strict
 
 METHODS = ("sobol", "morris", "fast")
 
@@ -143,101 +147,6 @@ def convergence(problem: dict, method: str, X: np.ndarray, Y: pd.DataFrame, seed
     return m[["output", "parameter", val, conf, f"{val}_half", f"{conf}_half", "disagree"]]
 
 
-# ---------------------------------------------------------------- words
-def _label(name: str) -> str:
-    p = _params.registry().get(name)
-    return (p.description.split(" (")[0] if p else name.replace("_", " "))
-
-
-def is_zero(row: pd.Series, method: str) -> bool:
-    """An effect indistinguishable from zero: its interval reaches zero (or the output is constant)."""
-    if row.get("constant", False):
-        return True
-    if method == "morris":
-        return row["mu_star"] - row["mu_star_conf"] <= 0 or row["mu_star"] < 1e-9
-    return row["ST"] - row["ST_conf"] <= 0.01
-
-
-def summary_sentences(indices: pd.DataFrame, method: str, output_labels: dict[str, str] | None = None,
-                      top: int = 2) -> list[str]:
-    """Plain-language sentences generated from the numbers, one paragraph per output."""
-    labels = output_labels or {}
-    out = []
-    for output, g in indices.groupby("output", sort=False):
-        what = labels.get(output, output.replace("_", " "))
-        if g["constant"].all():
-            out.append(f"{what}: the outcome did not vary across the sampled futures, so no parameter can be "
-                       f"said to drive it.")
-            continue
-        zero = [r.parameter for _, r in g.iterrows() if is_zero(r, method)]
-        live = g[~g.parameter.isin(zero)]
-        if method == "morris":
-            live = live.sort_values("mu_star", ascending=False).head(top)
-            parts = [f"{_label(r.parameter)} {'moves it most' if i == 0 else 'comes next'} "
-                     f"(mu* {r.mu_star:.2f} +- {r.mu_star_conf:.2f}"
-                     f"{', non-linear or interacting' if r.sigma > r.mu_star else ''})"
-                     for i, r in enumerate(live.itertuples())]
-        else:
-            live = live.sort_values("ST", ascending=False).head(top)
-            parts = []
-            for r in live.itertuples():
-                lo, hi = max(0.0, r.ST - r.ST_conf), min(1.0, r.ST + r.ST_conf)
-                parts.append(f"{_label(r.parameter)} explains about {100 * min(max(r.ST, 0), 1):.0f}% "
-                             f"({100 * lo:.0f}-{100 * hi:.0f}%) of the variance")
-        s = f"{what}: " + ("; ".join(parts) if parts else "no parameter has an effect distinguishable from zero")
-        if zero:
-            s += ". No effect distinguishable from zero: " + ", ".join(_label(z) for z in zero)
-        out.append(s + ".")
-    return out
-
-
-# ---------------------------------------------------------------- plots
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-
-
-def plot_indices(indices: pd.DataFrame, method: str, path_stem: str, output_labels: dict | None = None) -> list[str]:
-    """Sobol/eFAST bars with intervals per output, or Morris mu*-sigma scatter; PNG and SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    outputs = list(dict.fromkeys(indices.output))
-    n = len(outputs)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
-    for ax, out in zip(axes.flat, outputs):
-        g = indices[indices.output == out]
-        title = (output_labels or {}).get(out, out.replace("_", " "))
-        if method == "morris":
-            ax.errorbar(g.mu_star, g.sigma, xerr=g.mu_star_conf, fmt="o", color=OKABE_ITO[0])
-            for r in g.itertuples():
-                ax.annotate(r.parameter.replace("_", " "), (r.mu_star, r.sigma), fontsize=7)
-            ax.set_xlabel("mu* (mean |elementary effect|)")
-            ax.set_ylabel("sigma")
-            top = g.sort_values("mu_star", ascending=False).iloc[0].parameter
-        else:
-            g = g.sort_values("ST")
-            y = np.arange(len(g))
-            ax.barh(y - 0.2, g.S1, 0.4, xerr=g.S1_conf, color=OKABE_ITO[0], label="first order (S1)")
-            ax.barh(y + 0.2, g.ST, 0.4, xerr=g.ST_conf, color=OKABE_ITO[1], label="total (ST)")
-            ax.set_yticks(y, [p.replace("_", " ") for p in g.parameter], fontsize=8)
-            ax.set_xlim(0, 1)
-            ax.set_xlabel("share of variance")
-            top = g.iloc[-1].parameter
-            ax.legend(fontsize=7, frameon=False)
-        ax.set_title(f"{title}:\n{top.replace('_', ' ')} matters most", fontsize=10)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.tight_layout()
-    paths = [f"{path_stem}.png", f"{path_stem}.svg"]
-    for p in paths:
-        fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return paths
-
-
 # ---------------------------------------------------------------- scenario discovery
 def discover(X: pd.DataFrame, failed: np.ndarray, threshold: float = 0.5, peel_alpha: float = 0.05,
              min_mass: float = 0.05, min_coverage: float = 0.5) -> dict:
@@ -272,35 +181,14 @@ def discover(X: pd.DataFrame, failed: np.ndarray, threshold: float = 0.5, peel_a
             "mass": float(box.mass), "trajectory": traj, "base_rate": float(y.mean()), "full_ranges": full}
 
 
-def describe_box(found: dict, plan: str, indicator: str) -> str:
-    """'When X exceeds a and Y is below b, the plan fails in 78% of futures; 64% of all failures
-    fall here.'"""
-    if not found["box"]:
-        return (f"No region of the sampled parameter space stands out: {plan} misses {indicator} in "
-                f"{100 * found['base_rate']:.0f}% of futures, spread across the space.")
-    conds = []
-    for name, (lo, hi) in found["box"].items():
-        flo, fhi = found["full_ranges"][name]
-        label = _label(name).lower()
-        if lo > flo and hi < fhi:
-            conds.append(f"{label} is between {lo:.3g} and {hi:.3g}")
-        elif lo > flo:
-            conds.append(f"{label} exceeds {lo:.3g}")
-        else:
-            conds.append(f"{label} is below {hi:.3g}")
-    return (f"When {' and '.join(conds)}, {plan} misses {indicator} in {100 * found['density']:.0f}% of futures "
-            f"(against {100 * found['base_rate']:.0f}% overall); {100 * found['coverage']:.0f}% of all failures "
-            f"fall in this region, which holds {100 * found['mass']:.0f}% of the futures.")
-
-
 # ---------------------------------------------------------------- the experiment (define -> sample -> evaluate)
 # A sensitivity file names one scenario, the method, the parameters and the sample size; it is
 # run as an experiment (equitysim.experiments: chunked, parallel, resumable Parquet store) whose
 # design is the SALib sample, then analysed here.
 
 
-class SensitivitySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SensitivitySpec(Strict):
+    """A sensitivity file: one scenario, the method, the parameters and the sample size."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -347,16 +235,6 @@ def load_sensitivity(path) -> tuple[SensitivitySpec, object]:
                 "outputs": {"values": spec.continuous, "risks": False, "metrics": False, "trajectories": False}}
     exp = parse_experiment(exp_data, str(p), base_dir=p.parent)
     return spec, exp
-
-
-def output_labels() -> dict[str, str]:
-    from .indicators import indicators
-
-    labels = {}
-    for i in indicators():
-        labels[f"p_met.{i.id}"] = f"Whether {i.phrase}"
-        labels[f"value.{i.id}"] = f"{i.label} (year {i.horizon_year}, the measure behind whether {i.phrase})"
-    return labels
 
 
 def outputs_by_point(runs: pd.DataFrame, indicators: list[str] | str = "all", continuous: bool = True) -> pd.DataFrame:

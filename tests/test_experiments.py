@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from equitysim import experiments as E
+from equitysim.experiments.runner import _chunk_task, _run_chunk
+from equitysim.experiments.spec import MAX_POINTS
+from equitysim.scenario import ScenarioError
 from equitysim.cli import main
 from equitysim.indicators import wilson_interval
 from equitysim.model import WORLD_PARAMS
@@ -113,7 +116,7 @@ def test_a_scenario_error_inside_an_experiment_names_the_scenario_file(tmp_path)
     bad = tmp_path / "sc" / "bad.toml"
     bad.write_text('name = "bad"\n[strategy]\npacing = "fast"\n')
     f = write(tmp_path, 'name = "x"\nreplications = 1\nseed = 1\nscenarios_dir = "sc"\n')
-    with pytest.raises(E.ScenarioError, match="bad.toml: strategy.pacing"):
+    with pytest.raises(ScenarioError, match="bad.toml: strategy.pacing"):
         E.load_experiment(f)
 
 
@@ -153,7 +156,7 @@ def test_fuzz_experiment_parse_never_crashes(data):
     except E.ExperimentError as e:
         assert str(e).startswith("fuzz.toml: ") and "\n" not in str(e)
     else:
-        assert 1 <= exp.n_points <= E.MAX_POINTS and exp.n_runs >= 1
+        assert 1 <= exp.n_points <= MAX_POINTS and exp.n_runs >= 1
 
 
 # ---------------------------------------------------------------------------------------- design
@@ -237,8 +240,8 @@ def test_world_is_built_once_per_worker_not_per_run(tiny):
 
     exp = E.load_experiment(tiny[0])
     world._build_world.cache_clear()
-    E._run_chunk(E._chunk_task(exp, 0))
-    E._run_chunk(E._chunk_task(exp, 1))
+    _run_chunk(_chunk_task(exp, 0))
+    _run_chunk(_chunk_task(exp, 1))
     info = world._build_world.cache_info()
     assert info.misses == 1 and info.hits >= 3
 

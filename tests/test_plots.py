@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from equitysim import narrative as N
 from equitysim import plots as P
+from equitysim.plots.style import text_colour
 from equitysim.ensemble import EnsembleResult
 from equitysim.indicators import indicators
 from equitysim.world import load_states
@@ -27,8 +29,8 @@ def test_tile_grid_has_every_state_once():
 
 def test_okabe_ito_and_text_contrast():
     assert len(set(P.OKABE_ITO)) == 8
-    assert P._text_colour(mpl.colors.to_rgba("#08306B")) == "white"
-    assert P._text_colour(mpl.colors.to_rgba("#F7FBFF")) == "black"
+    assert text_colour(mpl.colors.to_rgba("#08306B")) == "white"
+    assert text_colour(mpl.colors.to_rgba("#F7FBFF")) == "black"
 
 
 def test_indicator_chart_title_counts_match_the_summary():
@@ -49,13 +51,13 @@ def test_indicator_chart_comparison_names_best_by_likely_count():
     fig = P.indicator_chart(res)
     counts = {n: int((r.summary().p_met >= 2 / 3).sum()) for n, r in res.items()}
     best = max(counts, key=lambda n: (counts[n], res[n].expected_met()))
-    title = P.indicator_finding(res)
+    title = N.indicator_finding(res)
     worst = min(counts, key=lambda n: (counts[n], res[n].expected_met()))
     if counts[best] == counts[worst]:
         assert title.startswith(f"Every scenario makes {counts[best]} of 12 indicators likely; "
-                                f"{P.scenario_phrase(best)} meets the most on average")
+                                f"{N.scenario_phrase(best)} meets the most on average")
     else:
-        assert title.startswith(P._cap(P.scenario_phrase(best))) and f"({counts[best]} of 12)" in title
+        assert title.startswith(N.capitalize(N.scenario_phrase(best))) and f"({counts[best]} of 12)" in title
     assert title in [t.replace("\n", " ") for t in _texts(fig)]
 
 
@@ -83,7 +85,7 @@ def test_trajectory_chart_medians_are_the_data():
     line = ax.lines[0]
     np.testing.assert_allclose(line.get_ydata(), med.to_numpy())
     assert len(ax.lines) == 2  # one median per scenario
-    finding = P.trajectory_finding(res, ["suspension_gap_pp", "achievement_gap"])
+    finding = N.trajectory_finding(res, ["suspension_gap_pp", "achievement_gap"])
     assert finding.startswith("Under the roadmap as written") and "%" in finding
 
 
@@ -144,7 +146,7 @@ def test_save_writes_a_png(tmp_path):
 
 
 def test_comparison_finding_without_and_with_a_tie():
-    assert P.indicator_finding({"roadmap": _fake(True), "no_action": _fake(False)}) == (
+    assert N.indicator_finding({"roadmap": _fake(True), "no_action": _fake(False)}) == (
         "The roadmap as written makes the most indicators likely (12 of 12); no campaign at all the fewest (0)")
-    assert P.indicator_finding({"roadmap": _fake(True), "no_action": _fake(True)}).startswith(
+    assert N.indicator_finding({"roadmap": _fake(True), "no_action": _fake(True)}).startswith(
         "Every scenario makes 12 of 12 indicators likely")

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from equitysim import params as _params
+from equitysim import narrative as N
 from equitysim import report as R
 from equitysim.indicators import indicators
 from equitysim.resultsets import file_hash
@@ -17,24 +18,24 @@ IND = {i.id: i for i in indicators()}
 
 
 def test_sentence_reads_like_the_issue_example():
-    s = R.sentence(IND["funding_bills_15_states"], 0.62, 0.58, 0.66, "roadmap")
+    s = N.sentence(IND["funding_bills_15_states"], 0.62, 0.58, 0.66, "roadmap")
     assert s == ("Under the roadmap as written, at least 15 states introduce funding bills by year 2 "
                  "in 62% of simulated futures (58\u201366%).")
 
 
 def test_sentence_scales_district_targets_and_says_none_and_all():
-    s = R.sentence(IND["integration_pilots_25_districts"], 0.0, 0.0, 0.3, "funding_first", scale=0.1, n=10)
+    s = N.sentence(IND["integration_pilots_25_districts"], 0.0, 0.0, 0.3, "funding_first", scale=0.1, n=10)
     assert s.startswith("Under a funding-first sequence, at least 3 districts launch integration pilots by year 2")
     assert "in none of the 10 simulated futures" in s
-    s = R.sentence(IND["discipline_disparity_minus_25pct"], 1.0, 0.7, 1.0, "my_plan", n=10)
+    s = N.sentence(IND["discipline_disparity_minus_25pct"], 1.0, 0.7, 1.0, "my_plan", n=10)
     assert "the 'my_plan' scenario" in s and "shrinks by at least 25%" in s and "in all 10 simulated futures" in s
 
 
 def test_every_indicator_has_a_sentence_template():
-    words = R.P.words()
+    words = N.words()
     assert set(words["indicators"]) == set(IND)
     for i in indicators():
-        body = R.indicator_body(i)
+        body = N.indicator_body(i)
         assert "{" not in body and f"year {i.horizon_year}" in body
 
 
@@ -54,10 +55,10 @@ def test_headlines_comparison_names_the_biggest_difference():
     gap = (p.max(axis=1) - p.min(axis=1))
     heads = R.headlines(res)
     exp = {n: r.expected_met() for n, r in res.items()}
-    assert heads[0].startswith(R.P._cap(R.P.scenario_phrase(max(exp, key=exp.get))))
+    assert heads[0].startswith(N.capitalize(N.scenario_phrase(max(exp, key=exp.get))))
     if gap.max() >= 0.2:
         top = gap.idxmax()
-        assert R.indicator_body(IND[top], 0.05) in heads[1]
+        assert N.indicator_body(IND[top], 0.05) in heads[1]
         assert f"{p.loc[top].max():.0%}" in heads[1] and f"{p.loc[top].min():.0%}" in heads[1]
 
 

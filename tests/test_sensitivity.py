@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 from SALib.test_functions import Ishigami
 
+from equitysim import narrative as N
 from equitysim import sensitivity as S
+from equitysim.plots import plot_indices
 
 PROBLEM = {"num_vars": 4, "names": ["x1", "x2", "x3", "dummy"], "bounds": [[-np.pi, np.pi]] * 4}
 # Analytical Sobol' indices of the Ishigami function (a = 7, b = 0.1).
@@ -28,7 +30,7 @@ def test_sobol_recovers_ishigami(sobol):
 
 def test_no_effect_parameter_is_reported_as_none(sobol):
     _, _, idx = sobol
-    words = S.summary_sentences(idx, "sobol", {"ishigami": "The test output"})
+    words = N.summary_sentences(idx, "sobol", {"ishigami": "The test output"})
     assert "No effect distinguishable from zero: dummy" in words[0]
     assert "x1 explains about 5" in words[0]
     assert "did not vary" in words[1]
@@ -72,13 +74,13 @@ def test_prim_finds_a_planted_failure_region():
     assert found["box"]["coalition_growth"][1] == pytest.approx(0.3, abs=0.03)
     assert found["density"] > 0.8 and found["coverage"] > 0.5
     assert len(found["trajectory"]) > 3
-    text = S.describe_box(found, "the roadmap", "funding reform in 10 states")
+    text = N.describe_box(found, "the roadmap", "funding reform in 10 states")
     assert "exceeds 0.2" in text and "of all failures" in text
 
 
 def test_plots_written(sobol, tmp_path):
     _, _, idx = sobol
-    paths = S.plot_indices(idx, "sobol", str(tmp_path / "sobol"))
+    paths = plot_indices(idx, "sobol", str(tmp_path / "sobol"))
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
 
 

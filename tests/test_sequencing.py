@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from equitysim import ScenarioError, load_scenario
-from equitysim.sequencing import Candidate, _table, candidate_scenario, load_search, search
+from equitysim.sequencing import Candidate, candidate_scenario, load_search, search
+from equitysim.sequencing.runner import _table
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "experiments" / "sequencing_search_quick.toml"
@@ -82,7 +83,8 @@ def test_answers_are_runnable_scenarios_and_json(enumerated):
 
 
 def test_resume_runs_only_what_is_missing(tmp_path, monkeypatch):
-    from equitysim import experiments
+    from equitysim.experiments import read_runs
+    from equitysim.experiments import runner as experiments
     from equitysim.sequencing import candidate_id
 
     spec, base = _spec(budget=4, optimizer="enumerate")
@@ -94,7 +96,7 @@ def test_resume_runs_only_what_is_missing(tmp_path, monkeypatch):
     assert sorted(index.values()) == sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
     # Every candidate is an ordinary results directory of the experiments runner, one chunk per future.
     road = Candidate((0.0, 0.0, 0.0), base.strategy.pacing, "all", "default")
-    runs = experiments.read_runs(out / "runs" / candidate_id(road))
+    runs = read_runs(out / "runs" / candidate_id(road))
     assert len(runs) == len(first.futures) * spec.replications
     assert index[road.key()] == candidate_id(road)
     # Simulate a crash: one candidate lost one future's chunk (and left a torn temporary file),
@@ -137,7 +139,7 @@ def test_results_do_not_depend_on_the_store_or_the_workers(tmp_path):
     """In memory or in a directory, on one worker or two: the same table; and each value is the run
     with key (future, replication) of the candidate's scenario under that future."""
     from equitysim.ensemble import run_replication
-    from equitysim.sequencing import _apply_future
+    from equitysim.sequencing import apply_future
 
     spec, base = _spec(budget=3, optimizer="enumerate", replications=2, scale=0.02)
     base = base.model_copy(update={"scale": 0.02})
@@ -149,7 +151,7 @@ def test_results_do_not_depend_on_the_store_or_the_workers(tmp_path):
     assert ref.table["future.draw 0"].nunique() > 1  # candidates differ, so the comparison means something
     c = Candidate((0.0, 3.0, 0.0), 0.5, "all", "default")
     f = 2
-    scn = _apply_future(candidate_scenario(spec, base, c, "candidate"), ref.futures[f])
+    scn = apply_future(candidate_scenario(spec, base, c, "candidate"), ref.futures[f])
     direct = [sum(v for k, v in run_replication(scn, spec.seed, (f, r)).items() if k.startswith("met."))
               for r in range(spec.replications)]
     row = ref.table.set_index("candidate").loc[c.key()]
@@ -169,8 +171,8 @@ def test_bad_search_file(tmp_path):
 def test_confirmation_reruns_the_answers_on_fresh_runs_paired_with_the_roadmap(tmp_path, monkeypatch):
     """Adding confirmation to a finished search runs only the answers and the roadmap, with their own
     seed; the roadmap's difference from itself is exactly 0 and the others' are run-by-run means."""
-    from equitysim import experiments
-    from equitysim.sequencing import _apply_future, confirm_seed, describe_difference
+    from equitysim.experiments import runner as experiments
+    from equitysim.sequencing import apply_future, confirm_seed, describe_difference
 
     spec, base = _spec(budget=4, optimizer="enumerate", replications=2, scale=0.02)
     base = base.model_copy(update={"scale": 0.02})
@@ -200,7 +202,7 @@ def test_confirmation_reruns_the_answers_on_fresh_runs_paired_with_the_roadmap(t
     def fresh(key):
         cand = Candidate(*[tuple(v) if i == 0 else v for i, v in enumerate(json.loads(key))])
         scn = candidate_scenario(spec, base, cand, "candidate")
-        return np.array([[sum(v for k, v in real(_apply_future(scn, f), confirm_seed(spec), (i, r)).items()
+        return np.array([[sum(v for k, v in real(apply_future(scn, f), confirm_seed(spec), (i, r)).items()
                               if k.startswith("met.")) for r in range(3)] for i, f in enumerate(res.futures)])
 
     best, road = fresh(c.loc["best_expected", "candidate"]), fresh(c.loc["roadmap", "candidate"])

@@ -20,8 +20,8 @@ PATH = click.Path(path_type=Path)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sensitivity(sensitivity_file, out, jobs, backend, address, resume, as_json):
     """Global sensitivity analysis (Sobol, Morris or eFAST) of every indicator."""
-    from .progress import ProgressBar
-    from .sensitivity import run_sensitivity
+    from ..progress import ProgressBar
+    from ..sensitivity import run_sensitivity
 
     bar = ProgressBar(Path(sensitivity_file).stem, enabled=not as_json)
     try:
@@ -48,7 +48,7 @@ def sensitivity(sensitivity_file, out, jobs, backend, address, resume, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def discover(results, scenario, indicator, as_json):
     """Scenario discovery (PRIM): the futures in which a plan misses an indicator."""
-    from .sensitivity import discover_from_results
+    from ..sensitivity import discover_from_results
 
     found = discover_from_results(results, scenario, indicator)
     if as_json:

@@ -17,8 +17,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def sequence(search_file, out, jobs, as_json):
     """Search the sequencing space for the best-expected and the most robust sequencing."""
-    from .progress import progress_bar
-    from .sequencing import load_search, search
+    from ..progress import progress_bar
+    from ..sequencing import load_search, search
 
     spec, base = load_search(search_file)
     out = out or Path("results") / spec.name

@@ -23,7 +23,7 @@ import click
               help="Write the Markdown page here instead of printing it")
 def validation(replications, scale, fv_replications, fv_scale, seed, jobs, out):
     """Compare the no-action baseline with history and check face validity (docs/validation.md)."""
-    from . import validation as V
+    from .. import validation as V
 
     if out is not None and not out.parent.exists():
         raise click.BadParameter(f"directory {out.parent} does not exist", param_hint="--out")

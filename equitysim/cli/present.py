@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .scenario import load_scenario
+from ..scenario import load_scenario
 
 PLOT_KINDS = ("indicators", "trajectories", "map", "network")
 
@@ -51,7 +51,7 @@ def command_line(ctx: click.Context) -> str:
 
 
 def _annotate(result, scenario_path: Path):
-    from .resultsets import file_hash
+    from ..resultsets import file_hash
 
     result.meta["scenario_file"] = str(scenario_path)
     result.meta["scenario_sha256"] = file_hash(scenario_path)
@@ -60,8 +60,8 @@ def _annotate(result, scenario_path: Path):
 
 def gather(sources, replications: int, seed: int, jobs: int, scale: float | None):
     """A result set from the given sources, running any scenario files."""
-    from .ensemble import run as run_ensemble
-    from .resultsets import ResultsError, load_results
+    from ..ensemble import run as run_ensemble
+    from ..resultsets import ResultsError, load_results
 
     items = []
     for s in sources:
@@ -112,11 +112,11 @@ def _run_options(f):
 @click.pass_context
 def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, replications, seed, jobs, scale):
     """One self-contained report page from results or scenario files (SOURCES)."""
-    from . import report as R
+    from .. import report as R
 
     res = gather(sources, replications, seed, jobs, scale)
     if save is not None:
-        from .resultsets import save_results
+        from ..resultsets import save_results
         save_results(res, save)
     if sensitivity is not None:
         try:
@@ -144,7 +144,7 @@ def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, replicat
 @_run_options
 def plot_command(sources, kind, out, policies, year, ever, scenario_name, metrics, replications, seed, jobs, scale):
     """One chart from results or scenario files (SOURCES)."""
-    from . import plots as P
+    from .. import plots as P
 
     res = gather(sources, replications, seed, jobs, scale)
     out = out or Path(f"{kind}.png")
@@ -201,7 +201,7 @@ def app_command(host, port, scenarios, scale, open_browser):
 
 def write_run_report(ctx: click.Context, result, scenario: Path, out: Path):
     """The report for `equitysim run SCENARIO --report OUT` (one scenario)."""
-    from .report import write_report
+    from ..report import write_report
 
     _annotate(result, scenario)
     for w in write_report(result, out, command=command_line(ctx)):

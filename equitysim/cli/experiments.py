@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .progress import ProgressBar
+from ..progress import ProgressBar
 
 PATH = click.Path(path_type=Path)
 
@@ -28,7 +28,7 @@ PATH = click.Path(path_type=Path)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line")
 def sweep(experiment, out, jobs, backend, address, resume, quiet):
     """Run an experiment: scenarios x design points x replications, streamed to Parquet."""
-    from . import experiments as E
+    from .. import experiments as E
 
     exp = E.load_experiment(experiment)
     E.check_backend(backend, address)
@@ -62,7 +62,7 @@ def sweep(experiment, out, jobs, backend, address, resume, quiet):
               help="Target half-width of the 95% interval, for the replications-needed column")
 def summarize(results, as_json, half_width):
     """P(met) per scenario x indicator with 95% Wilson intervals, and the runs needed for +-2 points."""
-    from . import experiments as E
+    from .. import experiments as E
 
     s = E.summarize(results, half_width=half_width)
     st = E.status(results)
@@ -103,7 +103,7 @@ def summarize(results, as_json, half_width):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def compare(results, baseline, as_json):
     """Paired differences in P(met) against a baseline scenario (common random numbers), 95% intervals."""
-    from . import experiments as E
+    from .. import experiments as E
 
     c = E.compare(results, baseline)
     if as_json:

@@ -1,32 +1,21 @@
-"""The `equitysim` command line: run, validate, params, world.
-
-Every bad input (a scenario file, a flag) ends with one line on stderr naming the file or flag,
-the field and what was expected, and exit code 2; never a traceback.
-"""
+"""`equitysim run`, `validate`, `params` and `world`: the model's own commands."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from .cli_present import output_file  # checks run --report's path before any work
-from .progress import progress_bar
-from .scenario import ScenarioError, load_scenario
+from ..narrative import expected_met_line
+from ..progress import progress_bar
+from ..scenario import load_scenario
+from .present import output_file  # checks run --report's path before any work
 
 SCENARIO = click.Path(path_type=Path)
 
 
-@click.group(help="Simulate an education-equity implementation roadmap and estimate how likely each "
-                  "success indicator is to be met.")
-@click.version_option(package_name="equitysim")
-def app():
-    pass
-
-
-@app.command()
+@click.command()
 @click.argument("scenario", type=SCENARIO)
 @click.option("--replications", "-n", type=click.IntRange(min=1), default=200, show_default=True,
               help="Number of replications")
@@ -45,7 +34,7 @@ def run(scenario, replications, seed, jobs, scale, as_json, out, report):
     spec = load_scenario(scenario)
     if scale is not None:
         spec = spec.model_copy(update={"scale": scale})
-    from .ensemble import run as run_ensemble
+    from ..ensemble import run as run_ensemble
 
     with progress_bar(replications, spec.name) as advance:
         result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance,
@@ -53,7 +42,7 @@ def run(scenario, replications, seed, jobs, scale, as_json, out, report):
     if out is not None:
         result.runs.to_parquet(out)
     if report is not None:
-        from .cli_present import write_run_report
+        from .present import write_run_report
         write_run_report(click.get_current_context(), result, scenario, report)
     if as_json:
         click.echo(json.dumps(result.to_json()))
@@ -76,12 +65,12 @@ def _print_table(result):
         t.add_row(r.id, r.target, str(r.horizon_year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}")
     con = Console(width=max(110, Console().width))
     con.print(t)
-    con.print(f"Expected indicators met: {result.expected_met():.2f} of 12")
+    con.print(expected_met_line(result.expected_met()))
     con.print("Mean risk events per replication: " + ", ".join(
         f"{k.replace('_', ' ')} {v:.1f}" for k, v in result.risks().items()))
 
 
-@app.command()
+@click.command()
 @click.argument("scenario", type=SCENARIO)
 def validate(scenario):
     """Check a scenario file against the schema and the catalogue."""
@@ -90,12 +79,12 @@ def validate(scenario):
                f"{len(spec.parameters)} parameter overrides)")
 
 
-@app.command()
+@click.command()
 @click.option("--markdown", is_flag=True, help="Print docs/parameters.md")
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON")
 def params(markdown, as_json):
     """The parameter registry: name, unit, default, range, source."""
-    from . import params as P
+    from .. import params as P
 
     if markdown:
         click.echo(P.markdown(), nl=False)
@@ -114,13 +103,13 @@ def params(markdown, as_json):
     Console().print(t)
 
 
-@app.command()
+@click.command()
 @click.option("--scale", type=click.FloatRange(0.001, 20), default=1.0, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=2027, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def world(scale, seed, as_json):
     """Summarise the synthesised baseline world and its calibration."""
-    from .baseline import by_state, calibration, world_summary
+    from ..baseline import by_state, calibration, world_summary
 
     s = world_summary(scale, seed)
     if as_json:
@@ -149,43 +138,3 @@ def world(scale, seed, as_json):
         t.add_row(code, f"{row.per_pupil:,.0f}", f"{row.districts:,}",
                   f"{row.schools:,}{' *' if row.schools_estimated else ''}", f"{row.students:,}")
     con.print(t)
-
-
-# Commands from the experiment, analysis and presentation layers register below, one import
-# and one app.add_command(...) per module, so that the core CLI stays small.
-from . import cli_experiments as _experiments  # noqa: E402  sweep, summarize, compare
-from . import cli_sensitivity as _sensitivity  # noqa: E402  sensitivity, discover
-from .cli_present import app_command, plot_command, report_command  # noqa: E402  presentation
-from .cli_sequencing import sequence  # noqa: E402
-from .cli_validation import validation  # noqa: E402
-
-for _cmd in (_experiments.sweep, _experiments.summarize, _experiments.compare, sequence,
-             _sensitivity.sensitivity, _sensitivity.discover, validation,
-             report_command, plot_command, app_command):
-    app.add_command(_cmd)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point: one-line errors and exit code 2 for any bad input."""
-    try:
-        rc = app.main(args=argv, standalone_mode=False, prog_name="equitysim")
-    except ScenarioError as e:
-        click.echo(f"equitysim: {e}", err=True)
-        return 2
-    except click.exceptions.NoArgsIsHelpError as e:
-        click.echo(e.ctx.get_help())
-        return 0
-    except click.UsageError as e:
-        where = f"{e.ctx.command_path}: " if e.ctx else ""
-        click.echo(f"{where or 'equitysim: '}{e.format_message()}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        click.echo("equitysim: interrupted", err=True)
-        return 130
-    except BrokenPipeError:
-        return 0
-    return rc if isinstance(rc, int) else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
