@@ -234,7 +234,8 @@ def indicator_html(view: dict) -> str:
 def state_status(model: EquityModel, policies=APP_POLICIES) -> dict[str, np.ndarray]:
     """Per policy, each state's status now: 0 never enacted, 1 enacted then repealed, 2 in force."""
     with getattr(model, "lock", threading.RLock()):
-        return {p: (model.st_ever[:, model.policy_index[p]].astype(np.int8) + model.st_on[:, model.policy_index[p]])
+        states = model.state_arrays
+        return {p: (states.policy_ever[:, model.policy_index[p]].astype(np.int8) + states.policy_on[:, model.policy_index[p]])
                 for p in policies}
 
 

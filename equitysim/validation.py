@@ -109,25 +109,26 @@ def trace(spec: ScenarioSpec, seed: int, key: int) -> dict:
     adopt_wf = adopt_dm = flips = elections = 0
     while m.running:
         q = m.quarter
-        on0, flipped0 = m.st_on.copy(), m.gov_flipped.copy()
+        states = m.state_arrays
+        on0, flipped0 = states.policy_on.copy(), states.governor_flipped.copy()
         if q < 12:
-            h = 1.0 - np.exp(-p["superintendent_turnover"] * (1 + m.burnout) * DT)
+            h = 1.0 - np.exp(-p["superintendent_turnover"] * (1 + m.district_arrays.burnout) * DT)
             survive *= 1.0 - h
             hazard_sum += h
         if m.is_november:
-            elections += int((m.gov_election_years == m.calendar_year).any(1).sum())
+            elections += int((states.election_years == m.calendar_year).any(1).sum())
         m.step()
-        new = m.st_on & ~on0
+        new = m.state_arrays.policy_on & ~on0
         adopt_wf += int(new[:, wf].sum())
         adopt_dm += int(new[:, dm].sum())
-        flips += int((m.gov_flipped != flipped0).sum())
+        flips += int((m.state_arrays.governor_flipped != flipped0).sum())
     minority = world.d_share[:, BLACK] + world.d_share[:, HISPANIC]
     q25, q75 = np.quantile(minority, [0.25, 0.75])
     b, last = m.baseline, m.history[-1]
     started = m.outcome_counts["started"]
     return {
         "sfr_per_year": adopt_wf / years,
-        "sfr_share_states": float(m.st_ever[:, wf].mean()),
+        "sfr_share_states": float(m.state_arrays.policy_ever[:, wf].mean()),
         "rj_laws_per_year": adopt_dm / years,
         "integration_starts_per_year": started[cc] / years / scale,
         "restorative_starts_per_year": started[re] / years / scale,
@@ -184,17 +185,17 @@ def _outcome(spec: ScenarioSpec, seed: int, key: int) -> dict:
     while m.running:
         m.step()
         if m.quarter % 4 == 0:
-            policy_years += int(m.st_on.sum())
+            policy_years += int(m.state_arrays.policy_on.sum())
     scale = m.world.scale
     met = _ind.evaluate(m.snapshots, m.baseline, scale)
     oc = m.outcome_counts
     last = m.history[-1]
     return {
         "indicators_met": sum(met.values()),
-        "state_adoptions": int(m.st_ever.sum()),
+        "state_adoptions": int(m.state_arrays.policy_ever.sum()),
         "policy_years": policy_years,
         "active_programs": float(m.active.sum() / scale),
-        "institutionalized_programs": float((m.active & (m.phase >= m.final_phase[None, :])).sum() / scale),
+        "institutionalized_programs": float((m.active & (m.phase >= m.program_table.final_phase[None, :])).sum() / scale),
         "programs_started": float(oc["started"].sum() / scale),
         "backlash_events": m.counts["backlash_events"],
         "funding_cuts": m.counts["funding_cuts"] / scale,

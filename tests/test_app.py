@@ -95,9 +95,9 @@ def test_map_and_metric_figures_show_the_model():
         m.step()
     st = A.state_status(m)["weighted_funding"]
     j = m.policy_index["weighted_funding"]
-    assert np.array_equal(st == 2, m.st_on[:, j]) and np.array_equal(st >= 1, m.st_ever[:, j])
+    assert np.array_equal(st == 2, m.state_arrays.policy_on[:, j]) and np.array_equal(st >= 1, m.state_arrays.policy_ever[:, j])
     fig = A.map_figure(m, "weighted_funding")
-    k = int(m.st_on[:, j].sum())
+    k = int(m.state_arrays.policy_on[:, j].sum())
     assert f"in force in {k} state" in fig._suptitle.get_text().replace("\n", " ")
     metrics = A.metrics_figure(m)
     ys = metrics.axes[0].lines[0].get_ydata()
