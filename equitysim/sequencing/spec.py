@@ -23,27 +23,37 @@ LEAD_SHIFT = {
 }
 
 
+def _all_known(names: list[str], known, what: str) -> list[str]:
+    """`names` unchanged when each is in `known`; else ValueError naming the unknown ones."""
+    bad = [x for x in names if x not in known]
+    if bad:
+        raise ValueError(f"{what} (unknown: {', '.join(bad)})")
+    return names
+
+
 class Block(Strict):
+    """A named set of action groups that start together (their offsets kept)."""
+
     name: str
     groups: list[str] = Field(min_length=1)
 
     @field_validator("groups")
     @classmethod
     def _known(cls, v):
-        known = default_catalogue().groups
-        bad = [g for g in v if g not in known]
-        if bad:
-            raise ValueError(f"catalogue action groups (unknown: {', '.join(bad)})")
-        return v
+        return _all_known(v, default_catalogue().groups, "catalogue action groups")
 
 
 class StressFuture(Strict):
+    """A named future: events and parameter values imposed on every candidate."""
+
     name: str
     events: list[Event] = Field(default_factory=list)
     parameters: dict[str, float] = Field(default_factory=dict)
 
 
 class Futures(Strict):
+    """The futures: `draws` Latin-hypercube draws over `parameters` (registry ranges) and the stress futures."""
+
     draws: int = Field(6, ge=0, le=500)
     parameters: list[str] = Field(default_factory=lambda: ["recession_prob", "backlash_rate", "federal_flip_prob",
                                                             "implementation_failure_rate", "coalition_growth"])
@@ -52,14 +62,12 @@ class Futures(Strict):
     @field_validator("parameters")
     @classmethod
     def _known(cls, v):
-        reg = _params.registry()
-        bad = [p for p in v if p not in reg]
-        if bad:
-            raise ValueError(f"registry parameter names (unknown: {', '.join(bad)})")
-        return v
+        return _all_known(v, _params.registry(), "registry parameter names")
 
 
 class SearchSpec(Strict):
+    """A search file: the base scenario, the decision space, the futures, the budget."""
+
     name: str
     base: str = Field(description="scenario file the candidates vary (path relative to the search file)")
     scale: float = Field(1.0, gt=0, le=20)
