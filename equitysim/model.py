@@ -90,7 +90,7 @@ class EquityModel(mesa.Model):
         self.n_quarters = self.spec.years * 4
         self.counts = dict.fromkeys(RISK_COUNTS + ("recessions",), 0)
         self.cache: dict = {}   # per-run caches, each keyed on the arrays it depends on
-        self.pace = (self.par.pace_base + self.par.pace_per_pacing * self.spec.strategy.pacing) * self.par.policy_pace
+        self.pace = adoption.strategy_pace(self.par, self.spec.strategy.pacing)
         self._build_state(init)
         self.federal = FederalGovernment(self)
         self.state_agents = [State(self, i) for i in range(self.n_states)]

@@ -82,8 +82,8 @@ def _plain_arrays(m, gain_all, grad_all):
         "teacher_experience": m.school_teacher_experience(), "gain_all": gain_all, "grad_all": grad_all,
         "district_spending_ratio": m.district_spending_ratio(), "susp_cut": m.susp_cut, "ap_cut": m.ap_cut,
         "gain_minority": m.gain_minority, "grad_minority": m.grad_minority, "active": m.active, "phase": m.phase,
-        "reached": m.reached, "st_on": m.st_on, "st_ever": m.st_ever, "fed_ever": m.fed_ever,
-        "national_coalition_breadth": m.coal_breadth[-1],
+        "reached": m.reached, "st_on": m.state_policy_on, "st_ever": m.state_policy_ever,
+        "fed_ever": m.federal_arrays.action_ever, "national_coalition_breadth": m.coalition_arrays.breadth[-1],
     }
 
 
@@ -116,18 +116,19 @@ def test_fast_metrics_equal_the_plain_computation_on_the_same_state():
             continue
         spend_rel = m.school_spending_ratio() / spend0 - 1
         gain += (p["spending_achievement_effect"] * spend_rel / 0.1
-                 + p["teacher_achievement_effect"] * (m.school_teacher_experience() - texp0) * 0.2)
+                 + p["teacher_achievement_effect"] * (m.school_teacher_experience() - texp0) * p["teacher_effect_yearly_share"])
         grad += p["spending_graduation_effect"] / 12 * spend_rel / 0.1
         expo = exposure(m.school_enrollment()) - expo0
         gain_min += p["integration_achievement_effect"] / 10 * expo + p["ap_achievement_effect"] / 10 * m.ap_cut
         np.testing.assert_allclose(m.gain_all, gain, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(m.gain_minority, gain_min, rtol=1e-9, atol=1e-12)
         _assert_same(m.history[-1], plain_measure(w, p, m.catalogue, _plain_arrays(m, gain, grad)))
-    assert (m.outcome.seg_gap > 0).sum() > 50 and m.outcome.mix_r.max() > 0   # the run did move mixes
-    # Strong interdistrict mixing everywhere: some schools' formula shares go negative.
-    m.outcome.mix_r[:] = 0.9
-    m.outcome.seg_gap[:] = np.where(m.outcome.seg_gap > 0, 0.05, 0.0)
-    m.clear_caches()
+    O = m.outcome_arrays
+    assert (O.segregation_cut > 0).sum() > 50 and O.region_mixing.max() > 0   # the run did move mixes
+    # Strong interdistrict mixing everywhere: some schools' formula shares go negative (the
+    # caches are keyed on these arrays, so nothing needs clearing).
+    O.region_mixing[:] = 0.9
+    O.segregation_cut[:] = np.where(O.segregation_cut > 0, 0.05, 0.0)
     d_now = w.d_share + m.inter_mix[:, None] * (m.fixed.region_share[w.d_region] - w.d_share)
     raw = m.seg_keep[w.s_district][:, None] * w.s_dev + d_now[w.s_district]
     assert (raw < 0).any()
@@ -138,28 +139,28 @@ def test_adoption_hazards_equal_the_plain_rule_and_respect_their_bounds():
     """The adoption hazard of every (district, program) equals the plain per-row formula, and
     the thinning bound of each candidate stratum is never below a hazard in it."""
     from benchmarks.reference.plain_adoption import plain_hazards
-    from equitysim.agents import District
+    from equitysim.mechanisms import adoption
 
     m = EquityModel(stress(0.1), rng=replication_rng(4, 0))
     seen = []
-    original = District._adopt
+    original = adoption.adopt_programs
 
     def check(model, g):
         h = plain_hazards(model)
-        hazard, bound = District.adoption(model)
+        hazard, bound = adoption.district_hazards(model)
         n_d, n_k = h.shape
         for i, pool in enumerate(model.fixed.strata_pool):
-            k = model.fixed.stratum_k[i]
+            k = model.fixed.stratum_program[i]
             np.testing.assert_allclose(hazard(pool, np.full(len(pool), k)), h[pool, k], rtol=1e-12, atol=1e-15)
             assert (h[pool, k] <= bound[i] * (1 + 1e-12)).all()
         seen.append(float(h.sum()))
         return original(model, g)
 
-    District._adopt = staticmethod(check)
+    adoption.adopt_programs = check
     try:
         m.run()
     finally:
-        District._adopt = staticmethod(original)
+        adoption.adopt_programs = original
     assert len(seen) == 40 and max(seen) > 1
 
 

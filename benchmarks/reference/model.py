@@ -24,13 +24,12 @@ import numpy as np
 from equitysim import indicators as ind
 from equitysim import metrics as M
 from equitysim.actions import default_catalogue
-from equitysim.model import RISK_COUNTS, START_YEAR, _elections, world_for
+from equitysim.mechanisms.elections import START_YEAR, election_calendar
+from equitysim.model import RISK_COUNTS, world_for
 from equitysim.plan import compile_plan
 from equitysim.world import BLACK, HISPANIC, WHITE
 
-DT = 0.25
-CLIMATE_REF, STRENGTH_REF, CAPACITY_REF, STORY_FLOOR = 0.5, 0.5, 0.65, 0.5
-LAG = 0.15
+DT = 0.25   # years per quarter
 FUNDING_POLICIES = ("weighted_funding", "adequacy_standard", "property_tax_reform")
 LITIGATED = ("weighted_funding", "funding_bill", "adequacy_standard")
 BACKGROUND = {"restorative": "background_restorative_rate", "controlled_choice": "background_integration_rate"}
@@ -77,13 +76,13 @@ class Federal(mesa.Agent):
         if not self.supportive:
             locked = self.channel("lock:federal") > 0
             for a in actions:   # guidance and regulations rescinded; unlocked laws may be repealed
-                if self.on[a.id] and (a.kind != "law" or (not locked and rnd() < hazard(p["hostile_repeal_prob"] * 0.3))):
+                if self.on[a.id] and (a.kind != "law" or (not locked and rnd() < hazard(p["hostile_repeal_prob"] * p["federal_law_repeal_share"]))):
                     self.set(a.id, False)
             return
-        stories = STORY_FLOOR + p["success_story_weight"] * m.national_win_share
-        coalition = (m.national_coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
+        stories = p["story_floor"] + p["success_story_weight"] * m.national_win_share
+        coalition = (m.national_coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
         budget = p["federal_budget_musd"] * m.spec.strategy.budget_multiplier
-        rates = {"certain": 4.0, "high": p["federal_law_rate_high"], "moderate": p["federal_law_rate_moderate"],
+        rates = {"certain": p["federal_law_rate_certain"], "high": p["federal_law_rate_high"], "moderate": p["federal_law_rate_moderate"],
                  "low": p["federal_law_rate_low"]}
         take = []
         for i, a in enumerate(actions):
@@ -98,16 +97,16 @@ class Federal(mesa.Agent):
 class Coalition(mesa.Agent):
     def __init__(self, model, breadth):
         super().__init__(model)
-        self.breadth, self.strength, self.last_win = breadth, 0.4, -100
+        self.breadth, self.strength, self.last_win = breadth, model.p["coalition_initial_strength"], -100
 
     def step(self):
         m, p = self.model, self.model.p
-        support = min(1.0, 0.3 + m.support("coalition_growth") / 2)
+        support = min(1.0, p["coalition_support_floor"] + m.support("coalition_growth") * p["coalition_support_weight"])
         self.breadth += p["coalition_growth"] * m.spec.strategy.coalition_investment * support * DT * (1 - self.breadth)
-        won = (m.quarter - self.last_win) < 4
-        target = 0.2 + 0.5 * self.breadth + 0.2 * won
-        self.strength += (target - self.strength) * 0.2 - p["coalition_fatigue"] * DT * (not won)
-        self.strength = clip(self.strength, 0.05, 1.0)
+        won = (m.quarter - self.last_win) < p["coalition_win_memory_quarters"]
+        target = p["coalition_strength_floor"] + p["coalition_strength_breadth_weight"] * self.breadth + p["coalition_strength_win_bonus"] * won
+        self.strength += (target - self.strength) * p["coalition_strength_adjustment"] - p["coalition_fatigue"] * DT * (not won)
+        self.strength = clip(self.strength, p["coalition_strength_min"], 1.0)
         self.breadth = clip(self.breadth, 0.0, 1.0)
 
 
@@ -154,20 +153,20 @@ class State(mesa.Agent):
         if m.is_november and m.calendar_year in self.elections and m.random.random() < m.p["governor_flip_prob"]:
             self.flipped = not self.flipped
             m.counts["leadership_changes"] += 1
-        if m.event_now("hostile_states") and self.climate0 > 0.5:
+        if m.event_now("hostile_states") and self.climate0 > m.p["hostile_event_climate"]:
             self.flipped = True
         base = 1 - self.climate0 if self.flipped else self.climate0
-        engaged = (self.coalition.breadth >= 0.55) * m.support("climate")
-        self.shock *= 0.92
-        self.climate = clip(base + engaged + self.shock, 0.05, 0.95)
+        engaged = (self.coalition.breadth >= m.p["coalition_electoral_breadth"]) * m.support("climate")
+        self.shock *= m.p["climate_shock_decay"]
+        self.climate = clip(base + engaged + self.shock, m.p["climate_min"], m.p["climate_max"])
 
     def decide(self):
         """Which policies this state adopts this quarter (applied in `enact`, after every state
         has decided on the same start-of-stage state)."""
         m, p = self.model, self.model.p
-        climate_mult = (self.climate / CLIMATE_REF) ** p["climate_exponent"]
-        coal_mult = (self.coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
-        stories = STORY_FLOOR + p["success_story_weight"] * max(self.win_share, m.national_win_share / 2)
+        climate_mult = (self.climate / p["climate_reference"]) ** p["climate_exponent"]
+        coal_mult = (self.coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
+        stories = p["story_floor"] + p["success_story_weight"] * max(self.win_share, m.national_win_share / 2)
         lit = p["litigation_pressure"] if self.litigation else 1.0
         rate = dict.fromkeys(m.policies, 0.0)
         for row in m.state_rows:   # rows pushing a policy this quarter, with their pace (model.plan_state_rows)
@@ -179,7 +178,7 @@ class State(mesa.Agent):
                  * (1 + p["diffusion_neighbor_weight"] * neighbours)
                  * (1 + m.federal.channel(f"hazard:{j}") + self.channel(f"hazard:{j}")) * row.intensity * m.pace)
             rate[j] = max(rate[j], r * lit if j in LITIGATED else r)
-        for j, mult in (("funding_bill", 2.0), ("weighted_funding", 1.0)):   # historical background rates
+        for j, mult in (("funding_bill", p["background_funding_bill_multiplier"]), ("weighted_funding", 1.0)):   # historical background rates
             if j in rate and not self.on[j]:
                 rate[j] = max(rate[j], p["background_state_reform_rate"] * mult * climate_mult * lit)
         self.adopting = [j for j in m.policies if m.random.random() < hazard(rate[j])]
@@ -195,29 +194,30 @@ class State(mesa.Agent):
         vis_policy = sum(m.policy_backlash[j] for j, on in self.on.items() if on)
         vis_prog = sum(m.coverage(k, prog.phase) * m.programs[k].visible for d in self.districts for k, prog in d.programs.items())
         diverse = max(sum(d.any_eligible for d in self.districts), 1)
-        visibility = clip(vis_policy * 0.3 + vis_prog / diverse * 4, 0, 3) * max(0.2, 1 + m.support("visibility"))
-        damping = 1 - clip(p["backlash_coalition_damping"] * self.coalition.breadth + m.support("backlash_damping"), 0, 0.95)
-        if not m.random.random() < hazard(p["backlash_rate"] * visibility * (0.5 + m.spec.strategy.pacing) * damping):
+        visibility = (clip(vis_policy * p["backlash_policy_visibility_weight"] + vis_prog / diverse * p["backlash_program_visibility_weight"],
+                           0, p["backlash_visibility_max"]) * max(p["backlash_visibility_support_floor"], 1 + m.support("visibility")))
+        damping = 1 - clip(p["backlash_coalition_damping"] * self.coalition.breadth + m.support("backlash_damping"), 0, p["backlash_damping_max"])
+        if not m.random.random() < hazard(p["backlash_rate"] * visibility * (p["pacing_risk_offset"] + m.spec.strategy.pacing) * damping):
             return
         m.counts["backlash_events"] += 1
-        self.shock -= 0.2
-        self.coalition.strength *= 0.8
-        repeal_p = p["backlash_repeal_prob"] * (1 - min(m.support("backlash_repeal_cut"), 0.9))
+        self.shock -= p["backlash_climate_hit"]
+        self.coalition.strength *= p["backlash_strength_keep"]
+        repeal_p = p["backlash_repeal_prob"] * (1 - min(m.support("backlash_repeal_cut"), p["backlash_repeal_cut_max"]))
         locked = {j: self.locked(j) for j in self.on}
         for j in m.policies:   # unlocked, visible policies may be repealed
-            if self.on[j] and m.policy_backlash[j] >= 0.3 and not locked[j] and m.random.random() < repeal_p:
+            if self.on[j] and m.policy_backlash[j] >= p["backlash_repeal_min_weight"] and not locked[j] and m.random.random() < repeal_p:
                 self.set(j, False)
         for d in self.districts:   # visible programs stall, or are reversed where weakly rooted
             for k in list(d.programs):
                 if m.random.random() < p["backlash_reversal_share"] * m.programs[k].visible:
-                    if d.programs[k].fid < 0.5:
+                    if d.programs[k].fid < p["rooted_fidelity"]:
                         d.end(k, "reversed")
                     else:
-                        d.programs[k].fid *= 0.6
+                        d.programs[k].fid *= p["backlash_stall_fidelity_keep"]
 
     def hostile_repeal(self):
         m = self.model
-        if self.climate >= 0.35:
+        if self.climate >= m.p["hostile_climate"]:
             return
         unlocked = [j for j in m.policies if self.on[j] and not self.locked(j)]
         if unlocked and m.random.random() < hazard(m.p["hostile_repeal_prob"]):
@@ -226,11 +226,11 @@ class State(mesa.Agent):
     def funding(self):
         m, p = self.model, self.model.p
         rate = p["funding_reform_progressivity"] * DT
-        self.spend_progress += rate if self.channel("spending_progressivity") > 0 else -rate / 2
+        self.spend_progress += rate if self.channel("spending_progressivity") > 0 else -rate * p["formula_decay_share"]
         adequacy = self.channel("adequacy")
-        self.adequacy_progress += rate * min(adequacy, 1.5) if adequacy > 0 else -rate / 2
+        self.adequacy_progress += rate * min(adequacy, p["policy_channel_cap"]) if adequacy > 0 else -rate * p["formula_decay_share"]
         comp = min(self.channel("within_district_spending") + m.federal.channel("within_district_spending"), 1.0)
-        self.comparability += (comp - self.comparability) * 0.1
+        self.comparability += (comp - self.comparability) * p["comparability_adjustment"]
         self.spend_progress = clip(self.spend_progress, 0, 1)
         self.adequacy_progress = clip(self.adequacy_progress, 0, 1)
 
@@ -282,7 +282,7 @@ class District(mesa.Agent):
         if name == "diverse_enrollment":
             return self.diverse
         if name == "community_support":
-            return self.community or self.buy_in > 0.6
+            return self.community or self.buy_in > self.model.p["community_support_buy_in"]
         if name == "union_cooperation":
             return self.union
         return self.principal or self.prereq   # principal_leadership
@@ -295,18 +295,19 @@ class District(mesa.Agent):
     def start(self, k: int):
         m = self.model
         # Without the guide's prerequisites a district adopts on paper, at low fidelity.
-        self.programs[k] = Program(m.start_phase[k], self.capacity * (0.8 if self.prereq else 0.4))
+        self.programs[k] = Program(m.start_phase[k], self.capacity * (m.p["start_fidelity_prepared"] if self.prereq else m.p["start_fidelity_unprepared"]))
         self.reached[k] = max(self.reached[k], m.start_phase[k])
         m.outcomes["started"][k] += 1
 
     def capacity_and_turnover(self):
         m, p, s = self.model, self.model.p, self.model.spec.strategy
         cut = p["recession_budget_cut"] * (1 - s.funding_diversification) if m.recession_left > 0 else 0.0
-        budget = clip(0.55 + self.tilt * 2, 0.2, 1.0) * (1 - cut) * min(s.budget_multiplier, 1.5) ** 0.5
-        self.buy_in = clip(self.buy_in + m.support("community_support") * 0.02, 0, 1)
-        time, buy = clip(1 - self.burnout, 0.1, 1), clip(self.buy_in * s.buy_in_multiplier, 0.02, 1)
+        budget = (clip(p["budget_base"] + self.tilt * p["budget_tilt_slope"], p["budget_min"], p["budget_max"]) * (1 - cut)
+                  * min(s.budget_multiplier, p["budget_multiplier_cap"]) ** p["budget_capacity_exponent"])
+        self.buy_in = clip(self.buy_in + m.support("community_support") * p["community_support_buy_in_gain"], 0, 1)
+        time, buy = clip(1 - self.burnout, p["capacity_time_min"], 1), clip(self.buy_in * s.buy_in_multiplier, p["capacity_buy_in_min"], 1)
         self.capacity = (budget * time * buy) ** (1 / 3)
-        ps = min(m.support("prerequisites") * 0.05, 1.0)
+        ps = min(m.support("prerequisites") * p["prerequisite_gain_per_support"], 1.0)
         if ps > 0 and not self.prereq and m.random.random() < ps:
             self.prereq = True
         if self.programs and m.random.random() < hazard(p["superintendent_turnover"] * (1 + self.burnout)):
@@ -320,15 +321,15 @@ class District(mesa.Agent):
         pushing it (the largest) or the background rate; the model funds the wishes."""
         m, p = self.model, self.model.p
         st = self.state
-        climate_mult = (st.climate / CLIMATE_REF) ** p["climate_exponent"]
-        coal_mult = (st.coalition.strength / STRENGTH_REF) ** p["coalition_weight"]
-        cap_mult = (self.capacity / CAPACITY_REF) ** p["capacity_weight"]
-        stories = STORY_FLOOR + p["success_story_weight"] * max(st.win_share, m.national_win_share / 2)
+        climate_mult = (st.climate / p["climate_reference"]) ** p["climate_exponent"]
+        coal_mult = (st.coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
+        cap_mult = (self.capacity / p["capacity_reference"]) ** p["capacity_weight"]
+        stories = p["story_floor"] + p["success_story_weight"] * max(st.win_share, m.national_win_share / 2)
         for k, prog in enumerate(m.programs):
             if k in self.programs or not self.can[k]:
                 continue
             rate = p[BACKGROUND[prog.id]] * climate_mult if prog.id in BACKGROUND else 0.0
-            fresh = m.quarter - self.ended[k] >= 8   # not ended in the last two years
+            fresh = m.quarter - self.ended[k] >= p["readoption_lockout_quarters"]
             for row in m.rows_for[k]:   # the rows pushing program k this quarter
                 if not fresh or not row.states[st.index]:
                     continue
@@ -349,37 +350,38 @@ class District(mesa.Agent):
         for k, prog in self.programs.items():   # the implementation timeline; weak fidelity stalls
             prog.qin += 1
             if prog.qin >= m.phase_quarters[k][prog.phase] and prog.phase < m.final_phase[k]:
-                if not (prog.fid < 0.3 and m.random.random() < 0.5):
+                if not (prog.fid < p["stall_fidelity"] and m.random.random() < p["stall_prob"]):
                     prog.phase += 1
                     prog.qin = 0
                     self.reached[k] = max(self.reached[k], prog.phase)
-        rushed = 1.25 - 0.5 * s.pacing
-        target = clip(self.capacity * (1.0 if self.prereq else 0.5) * rushed * (1 + m.support("fidelity"))
-                      * (1 - 0.5 * self.burnout), 0, 1)
+        rushed = p["rush_base"] - p["rush_per_pacing"] * s.pacing
+        target = clip(self.capacity * (1.0 if self.prereq else p["fidelity_unprepared_share"]) * rushed * (1 + m.support("fidelity"))
+                      * (1 - p["burnout_fidelity_cut"] * self.burnout), 0, 1)
         for prog in self.programs.values():
-            prog.fid += (target - prog.fid) * 0.15
+            prog.fid += (target - prog.fid) * p["fidelity_adjustment"]
         n = len(self.programs)
-        self.burnout = clip(self.burnout + (p["burnout_rate"] * n - 0.08 * (n == 0) - 0.02) * DT, 0, 1)
+        self.burnout = clip(self.burnout + (p["burnout_rate"] * n - p["burnout_recovery_idle"] * (n == 0) - p["burnout_recovery"]) * DT, 0, 1)
         # Competing risks: one uniform per program, each risk claims a slice of it.
-        ta = min(1.0, s.technical_assistance * 0.5 + m.federal.channel("ta") + m.support("ta"))
+        ta = min(1.0, s.technical_assistance * p["ta_strategy_weight"] + m.federal.channel("ta") + m.support("ta"))
         race = s.legal_design == "race_conscious"
         for k in list(self.programs):
             prog, u = self.programs[k], m.random.random()
             fail_rate = (p["implementation_failure_rate"] * (1 - p["ta_failure_reduction"] * ta)
-                         * (1 - (p["pilot_failure_reduction"] if s.pilot_first else -0.3)) * (0.5 + s.pacing)
-                         * (1.6 - self.capacity) * (1.4 - prog.fid) * (1 + self.burnout))
+                         * (1 - (p["pilot_failure_reduction"] if s.pilot_first else -p["no_pilot_failure_increase"]))
+                         * (p["pacing_risk_offset"] + s.pacing)
+                         * (p["failure_capacity_offset"] - self.capacity) * (p["failure_fidelity_offset"] - prog.fid) * (1 + self.burnout))
             h_fail = hazard(fail_rate) if prog.phase < m.final_phase[k] else 0.0
             if u < h_fail:
                 m.counts["implementation_failures"] += 1
                 self.end(k, "failed")
                 continue
             at_risk = m.programs[k].race_conscious_possible and m.coverage(k, prog.phase) > 0
-            h_court = hazard(p["court_challenge_rate"] * (1.0 if race else 0.5)) if at_risk else 0.0
+            h_court = hazard(p["court_challenge_rate"] * (1.0 if race else p["court_rate_within_law_share"])) if at_risk else 0.0
             gone = False
             if h_fail <= u < h_fail + h_court or (at_risk and m.event_now("court_ruling")):
                 m.counts["court_challenges"] += 1
                 strike = p["court_strike_prob_race_conscious"] if race else p["court_strike_prob_within_law"]
-                if m.random.random() < strike * (1 - min(0.8, m.federal.channel("legal_clarity"))):
+                if m.random.random() < strike * (1 - min(p["legal_clarity_max"], m.federal.channel("legal_clarity"))):
                     self.end(k, "struck")
                     gone = True
             lo = h_fail + h_court
@@ -393,44 +395,44 @@ class District(mesa.Agent):
         return self.model.coverage(k, prog.phase) * prog.fid if prog else 0.0
 
     def outcomes(self):
-        """Outcome modifiers close LAG of the distance to what programs and policy imply."""
+        """Outcome modifiers close `outcome_adjustment` of the distance to what programs and policy imply."""
         m, p = self.model, self.model.p
-        ix = m.program_index
-        self.seg_keep += (1 - p["controlled_choice_segregation_cut"] * self.effect(ix["controlled_choice"]) - self.seg_keep) * LAG
-        self.inter_mix += (p["interdistrict_segregation_cut"] * m.region_effect[self.region] - self.inter_mix) * LAG
-        pressure = min(self.state.channel("suspension") + m.federal.channel("suspension"), 1.5)
+        ix, lag = m.program_index, p["outcome_adjustment"]
+        self.seg_keep += (1 - p["controlled_choice_segregation_cut"] * self.effect(ix["controlled_choice"]) - self.seg_keep) * lag
+        self.inter_mix += (p["interdistrict_segregation_cut"] * m.region_effect[self.region] - self.inter_mix) * lag
+        pressure = min(self.state.channel("suspension") + m.federal.channel("suspension"), p["policy_channel_cap"])
         rest = self.effect(ix["restorative"])
         for g in range(4):
             black = g == BLACK
             mandate = 1 - pressure * (p["discipline_mandate_cut"] + (p["discipline_mandate_black_extra_cut"] if black else 0))
             cut = p["restorative_suspension_cut"] + (p["restorative_black_extra_cut"] if black else 0.0)
-            self.susp_cut[g] += (1 - (1 - rest * cut) * mandate - self.susp_cut[g]) * LAG
-        ap_state = min(self.state.channel("ap_gap"), 1.5)
+            self.susp_cut[g] += (1 - (1 - rest * cut) * mandate - self.susp_cut[g]) * lag
+        ap_state = min(self.state.channel("ap_gap"), p["policy_channel_cap"])
         ap_target = 1 - (1 - self.effect(ix["detracking"]) * p["detracking_ap_gap_cut"]) * (1 - ap_state * p["screening_ap_gap_cut"])
-        self.ap_cut += (ap_target - self.ap_cut) * LAG
-        t_state = min(self.state.channel("teacher_gap"), 1.5) * 0.5
+        self.ap_cut += (ap_target - self.ap_cut) * lag
+        t_state = min(self.state.channel("teacher_gap"), p["policy_channel_cap"]) * p["state_teacher_requirement_share"]
         t_target = (1 - (1 - self.effect(ix["teacher_assignment"]) * p["teacher_equity_gap_cut"])
                     * (1 - t_state * p["teacher_equity_gap_cut"]))
-        self.teach_cut += (t_target - self.teach_cut) * LAG
+        self.teach_cut += (t_target - self.teach_cut) * lag
 
     def reflect(self):
         """A visibly effective program is a public win, if the data show it."""
         m = self.model
         best = max((self.effect(k) for k in self.programs), default=0.0)
-        if best > m.p["reflect_win_threshold"] * 5 and m.random.random() < m.data_quality:
+        if best > m.p["reflect_win_threshold"] * m.p["reflect_win_scale"] and m.random.random() < m.data_quality:
             self.program_wins += 1
-            self.buy_in = min(self.buy_in + 0.05, 1)
+            self.buy_in = min(self.buy_in + m.p["win_buy_in_gain"], 1)
             for prog in self.programs.values():
-                prog.fid = min(prog.fid + 0.03, 1)
+                prog.fid = min(prog.fid + m.p["win_fidelity_gain"], 1)
             m.winners.append(self)
 
     def spending_ratio(self) -> float:
         """Per-pupil spending relative to the state's baseline mean."""
         m, p, st = self.model, self.model.p, self.state
         d_min = self.share[BLACK] + self.share[HISPANIC]
-        progressive = p["funding_reform_weight"] * (d_min - m.state_minority[st.index]) + max(self.tilt, 0) * 0.5
+        progressive = p["funding_reform_weight"] * (d_min - m.state_minority[st.index]) + max(self.tilt, 0) * p["positive_tilt_keep"]
         ratio = 1 + self.tilt + st.spend_progress * (progressive - self.tilt)
-        floor = p["adequacy_level"] + 0.02
+        floor = p["adequacy_level"] + p["adequacy_margin"]
         return ratio + st.adequacy_progress * (floor - ratio) if ratio < floor else ratio
 
     def mix_now(self) -> list[float]:
@@ -491,7 +493,7 @@ class School(mesa.Agent):
         self.now = self.enrollment()
         spend_rel = self.spending_ratio() / self.spend0 - 1
         self.gain_all += (p["spending_achievement_effect"] * spend_rel / 0.1
-                          + p["teacher_achievement_effect"] * (self.teacher_experience() - self.texp0) * 0.2)
+                          + p["teacher_achievement_effect"] * (self.teacher_experience() - self.texp0) * p["teacher_effect_yearly_share"])
         self.grad_all += p["spending_graduation_effect"] / 12 * spend_rel / 0.1
 
 
@@ -535,7 +537,7 @@ class ReferenceModel(mesa.Model):
                 k = self.program_index[a.policy]
                 self.program_cost[k] = max(self.program_cost[k], a.cost_musd)
         s = spec.strategy
-        self.pace = (0.6 + 0.8 * s.pacing) * self.p["policy_pace"]
+        self.pace = (self.p["pace_base"] + self.p["pace_per_pacing"] * s.pacing) * self.p["policy_pace"]
         self.phase_quarters = [list(pr.phase_quarters) for pr in self.programs]
         self.final_phase = [len(pr.phase_names) - 1 for pr in self.programs]
         self.start_phase = [0 if s.pilot_first else (pr.pilot_phase + 1 if len(pr.phase_names) > pr.pilot_phase + 2 else 0)
@@ -557,13 +559,13 @@ class ReferenceModel(mesa.Model):
         # agents
         self.federal = Federal(self)
         st = w.states
-        cal = _elections()
+        cal = election_calendar()
         years = range(START_YEAR, START_YEAR + spec.years + 1)
         self.states = []
         for i, code in enumerate(st.index):
             first, term = cal["first"].get(code, cal["default_first"]), cal["term"].get(code, cal["default_term"])
             state = State(self, i, st.iloc[i], {y for y in years if y >= first and (y - first) % term == 0})
-            state.coalition = Coalition(self, self.p["coalition_baseline_breadth"] + 0.1 * state.favorable)
+            state.coalition = Coalition(self, self.p["coalition_baseline_breadth"] + self.p["coalition_favorable_breadth_bonus"] * state.favorable)
             self.states.append(state)
         self.national_coalition = Coalition(self, self.p["coalition_baseline_breadth"])
         adj = w.adjacency
@@ -617,7 +619,7 @@ class ReferenceModel(mesa.Model):
 
     def where_ok(self, row, state: State) -> bool:
         if row.where == "broad_coalition":
-            return state.coalition.breadth >= 0.4
+            return state.coalition.breadth >= self.p["broad_coalition_breadth"]
         if row.where == "local_successes":
             return state.win_share > 0
         return True
@@ -637,10 +639,10 @@ class ReferenceModel(mesa.Model):
             need = max(row.target - sum(s.on[j] for s in self.states if row.mask[s.index]), 0.0)
             n_el = sum(r.eligible)
             if need > 0 and n_el:
-                r.base_rate = need / max(row.pace_end_q - q, 2) / n_el * 4
+                r.base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / n_el * 4
 
     def plan_local_rows(self):
-        q = self.quarter
+        p, q = self.p, self.quarter
         n_k = len(self.programs)
         self.region_active = [[0] * n_k for _ in self.region_size]
         for d in self.districts:
@@ -653,11 +655,11 @@ class ReferenceModel(mesa.Model):
                 continue
             r.states = [bool(row.mask[s.index]) and self.where_ok(row, s) for s in self.states]
             n_el = sum(1 for st in self.states if r.states[st.index] for d in st.districts
-                       if d.can[k] and k not in d.programs and q - d.ended[k] >= 8 and all(d.condition(c) for c in r.conditions))
+                       if d.can[k] and k not in d.programs and q - d.ended[k] >= p["readoption_lockout_quarters"] and all(d.condition(c) for c in r.conditions))
             count = sum(1 for d in self.districts if row.mask[d.state.index] and k in d.programs)
             need = max(row.target - count, 0.0)
             if need > 0 and n_el:
-                r.base_rate = need / max(row.pace_end_q - q, 2) / n_el * 4
+                r.base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / n_el * 4
         self.rows_for = [[r for r in self.local_rows if r.program == k and r.base_rate > 0] for k in range(n_k)]
 
     def family_funds(self, family: str) -> float:
@@ -669,7 +671,8 @@ class ReferenceModel(mesa.Model):
         return (local + state + self.federal.channel(f"funds:{family}")) * s.budget_multiplier * self.world.scale
 
     def program_cost_of(self, d: District, k: int) -> float:
-        return min(max(d.enroll / self.p["district_cost_medium_enrollment"], 0.3), 6) * self.program_cost[k]
+        p = self.p
+        return min(max(d.enroll / p["district_cost_medium_enrollment"], p["district_cost_size_min"]), p["district_cost_size_max"]) * self.program_cost[k]
 
     def fund_wishes(self):
         """New starts in random priority order until each family's money runs out."""
@@ -729,19 +732,19 @@ class ReferenceModel(mesa.Model):
 
     def year_end(self):
         p, q = self.p, self.quarter
-        self.data_quality = min(1.0, 0.55 + self.support("data") + self.federal.channel("data") * 0.5)
+        self.data_quality = min(1.0, p["data_quality_base"] + self.support("data") + self.federal.channel("data") * p["federal_data_weight"])
         self.winners = []
         self.agents_by_type[District].do("reflect")
-        stories = 0.5 + self.support("stories")
+        stories = p["story_base"] + self.support("stories")
         wins = [0] * len(self.states)
         for d in self.winners:
             wins[d.state.index] += 1
         for st, n in zip(self.states, wins):
-            st.win_share = min(1, n / (0.02 * len(st.districts) + 1) * stories)
+            st.win_share = min(1, n / (p["state_win_reference_share"] * len(st.districts) + 1) * stories)
             if n:
                 st.coalition.last_win = q
-                st.coalition.breadth = min(1, st.coalition.breadth + 0.02 * stories)
-        self.national_win_share = min(1, len(self.winners) / (0.01 * len(self.districts) + 1) * stories)
+                st.coalition.breadth = min(1, st.coalition.breadth + p["coalition_breadth_per_win"] * stories)
+        self.national_win_share = min(1, len(self.winners) / (p["national_win_reference_share"] * len(self.districts) + 1) * stories)
         if self.winners:
             self.national_coalition.last_win = q
         self.agents_by_type[School].do("year_end")
@@ -828,7 +831,7 @@ def plain_measure(w, p: dict, catalogue, a: dict) -> dict:
         "ap_gap": M.relative_gap(ap_min, p["ap_rate_white"]),
         "achievement_gap": ach_w - ach_m,
         "graduation_gap_pp": 100 * (grad_w - grad_m),
-        "states_all_adequate": int((adequacy_by_state <= 0.05).sum()),
+        "states_all_adequate": int((adequacy_by_state <= p["state_adequate_max_share_below"]).sum()),
     }
     programs = list(catalogue.programs)
     cc, im, re = programs.index("controlled_choice"), programs.index("interdistrict_magnet"), programs.index("restorative")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from equitysim.agents import CAPACITY_REF, CLIMATE_REF, STORY_FLOOR, STRENGTH_REF, _hazard
+from equitysim.mechanisms.adoption import eligibility_condition, recently_ended
+from equitysim.rows import WHERE_CODES
+
+DT = 0.25   # years per quarter
 
 
 def plain_hazards(m) -> np.ndarray:
@@ -16,30 +19,34 @@ def plain_hazards(m) -> np.ndarray:
     n_d, n_k = m.active.shape
     ch = m.state_channels()
     st = w.d_state
-    climate_mult = ((m.climate / CLIMATE_REF) ** p["climate_exponent"])[st]
-    coal_mult = ((m.coal_strength[:-1] / STRENGTH_REF) ** p["coalition_weight"])[st]
-    cap_mult = (m.capacity / CAPACITY_REF) ** p["capacity_weight"]
-    stories = (STORY_FLOOR + p["success_story_weight"] * np.maximum(m.state_win_share, m.national_win_share / 2))[st]
-    peers = m.region_share_active()
+    states, coal = m.state_arrays, m.coalition_arrays
+    climate_mult = ((states.climate / p["climate_reference"]) ** p["climate_exponent"])[st]
+    coal_mult = ((coal.strength[:-1] / p["coalition_strength_reference"]) ** p["coalition_weight"])[st]
+    cap_mult = (m.capacity / p["capacity_reference"]) ** p["capacity_weight"]
+    stories = (p["story_floor"] + p["success_story_weight"] * np.maximum(coal.win_share, coal.national_win_share / 2))[st]
+    region_n = np.bincount(w.d_region, minlength=w.n_regions)
+    peers = np.stack([np.bincount(w.d_region, weights=m.active[:, k], minlength=w.n_regions) / region_n
+                      for k in range(n_k)], 1)[w.d_region]
     rate = np.zeros((n_d, n_k))
-    for row in m.active_rows(m.plan.local_rows):
+    for row in [r for r in m.plan.local_rows if r.start_q <= q < r.end_q]:
         k = row.index
         prog = m.programs[k]
-        elig = (row.mask & m.dynamic_mask(row.where))[st] & m.eligible[:, k] & ~m.active[:, k] & ~m.recently_ended(k)
+        where = m.dynamic_masks()[WHERE_CODES.get(row.where, 0)]
+        elig = (row.mask & where)[st] & m.eligible[:, k] & ~m.active[:, k] & ~recently_ended(m, k)
         for e in row.action.eligibility:
-            elig &= m.eligibility_condition(e)
+            elig &= eligibility_condition(m, e)
         need = max(row.target - m.active[:, k][row.mask[st]].sum(), 0.0)
         if need <= 0 or not elig.any():
             continue
-        base_rate = need / max(row.pace_end_q - q, 2) / elig.sum() * 4
+        base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / elig.sum() * 4
         story = np.maximum(stories, 1.0) if row.action.phase == 1 else stories
         mult = (climate_mult * coal_mult * cap_mult * story * (1 + p["diffusion_neighbor_weight"] * peers[:, k])
-                * (1 + m.fed_channel(f"hazard:{prog.id}") + ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[st])
+                * (1 + m.federal_channel(f"hazard:{prog.id}") + ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[st])
                 * row.intensity * m.pace)
         if prog.family == "integration":
-            mult = mult * m.size_mult
+            mult = mult * m.fixed.size_mult
         rate[:, k] = np.maximum(rate[:, k], np.where(elig, base_rate * mult, 0.0))
     for name, param in (("restorative", "background_restorative_rate"), ("controlled_choice", "background_integration_rate")):
         k = m.program_index[name]
         rate[:, k] = np.maximum(rate[:, k], np.where(m.eligible[:, k] & ~m.active[:, k], p[param] * climate_mult, 0.0))
-    return _hazard(rate)
+    return 1.0 - np.exp(-np.maximum(rate, 0.0) * DT)

@@ -12,7 +12,7 @@ hazard per stratum (every district of a stratum independently with the bound's p
 and each is accepted with probability hazard / bound, which is the same Bernoulli draw
 ("thinning"); hazards are evaluated only as far as the money goes.
 
-Reads: federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
+Reads: pace_base, pace_per_pacing, policy_pace, federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
 capacity_weight, diffusion_neighbor_weight, litigation_pressure, background_state_reform_rate,
 background_funding_bill_multiplier, climate_reference, coalition_strength_reference,
 capacity_reference, min_quarters_left, readoption_lockout_quarters, community_support_buy_in
@@ -29,6 +29,11 @@ from . import diffusion
 FAMILIES = ("integration", "general")
 FEW_CANDIDATES = 2048   # sampling tuning: below this many expected candidates, draw them all
 FIRST_CHUNK, CHUNK_GROWTH = 1024, 8
+
+
+def strategy_pace(par, pacing: float) -> float:
+    """Multiplier of every adoption hazard for the strategy's pacing knob (0-1)."""
+    return (par.pace_base + par.pace_per_pacing * pacing) * par.policy_pace
 
 
 def paced_rate(need: np.ndarray, pace_end: np.ndarray, q: int, n_eligible: np.ndarray, par) -> np.ndarray:
