@@ -98,7 +98,7 @@ def key_assumptions(results, sensitivity=None, k: int = 6) -> tuple[pd.DataFrame
         def width(p):
             return (p.high - p.low) / abs(p.default) if p.default else math.inf
 
-        rest = sorted((p for p in reg.values() if p.is_assumption and p.group != "world" and p.name not in flagged),
+        rest = sorted((p for p in reg.values() if p.is_assumption and p.group not in ("world", "structural") and p.name not in flagged),
                       key=width, reverse=True)
         names = list(dict.fromkeys(flagged))[:k]
         names += [p.name for p in rest][: k - len(names)]

@@ -194,7 +194,9 @@ def test_default_design_varies_every_non_world_parameter_a_scenario_does_not_fix
     fixed = roadmap.with_parameters(backlash_rate=0.2)
     ranges = E.design_parameters(E.Design(method="lhs", samples=2), [fixed])
     assert not set(ranges) & set(WORLD_PARAMS) and "backlash_rate" not in ranges
-    assert set(ranges) == set(registry()) - set(WORLD_PARAMS) - {"backlash_rate"}
+    structural = {n for n, p in registry().items() if p.group == "structural"}
+    assert structural and not set(ranges) & structural
+    assert set(ranges) == set(registry()) - set(WORLD_PARAMS) - structural - {"backlash_rate"}
 
 
 def test_salib_sampler_sizes():

@@ -304,15 +304,18 @@ def design_parameters(design: Design, scenarios: Iterable[ScenarioSpec] = ()) ->
 
     Named parameters keep the experiment's ranges, or the registry's when given as a list. When the
     design names none, it varies every registry parameter except the world-synthesis ones (each
-    value of those builds another world, which is slower) and those a scenario fixes in its
-    `[parameters]` (varying them would erase what distinguishes that scenario).
+    value of those builds another world, which is slower), the structural constants (group
+    `structural`: reference points, caps and adjustment speeds of the mechanisms; name them to vary
+    them) and those a scenario fixes in its `[parameters]` (varying them would erase what
+    distinguishes that scenario).
     """
     if design.method == "none":
         return {}
     reg = _params.registry()
     if design.parameters is None:
         fixed = {k for s in scenarios for k in s.parameters}
-        return {k: (p.low, p.high) for k, p in reg.items() if k not in WORLD_PARAMS and k not in fixed}
+        return {k: (p.low, p.high) for k, p in reg.items()
+                if k not in WORLD_PARAMS and p.group != "structural" and k not in fixed}
     if isinstance(design.parameters, dict):
         return {k: (float(lo), float(hi)) for k, (lo, hi) in design.parameters.items()}
     return {k: (reg[k].low, reg[k].high) for k in design.parameters}
