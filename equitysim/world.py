@@ -206,6 +206,65 @@ def build_world(scale: float = 1.0, seed: int = 2027, overrides: dict | None = N
     return _build_world(float(scale), int(seed), tuple(sorted((overrides or {}).items())))
 
 
+def _schools_per_district(d_enroll: np.ndarray, n_d_s: np.ndarray, n_s_s: np.ndarray) -> np.ndarray:
+    """Schools per district: one each, the rest by enrollment (largest remainder, per state)."""
+    d_ns = np.ones(d_enroll.size, dtype=int)
+    starts = np.r_[0, np.cumsum(n_d_s)]
+    for s in range(len(n_d_s)):
+        lo, hi = starts[s], starts[s + 1]
+        extra = n_s_s[s] - (hi - lo)
+        if extra > 0:
+            quota = d_enroll[lo:hi] / d_enroll[lo:hi].sum() * extra
+            base = np.floor(quota).astype(int)
+            rem = extra - base.sum()
+            base[np.argsort(-(quota - base))[:rem]] += 1
+            d_ns[lo:hi] += base
+    return d_ns
+
+
+def _district_spending_tilt(rng, st, p, d_state, d_enroll, d_share) -> np.ndarray:
+    """Per-pupil spending of each district relative to its state mean, minus 1: lognormal noise
+    with a tilt against minority districts that follows each state's published progressivity
+    ratio (Urban Institute, poor vs non-poor students' districts; `minority_spending_tilt` where
+    missing), renormalised so each state's enrollment-weighted mean equals its published figure."""
+    n_st = len(st)
+    d_min = d_share[:, BLACK] + d_share[:, HISPANIC]
+    st_min = np.bincount(d_state, weights=d_enroll * d_min) / np.bincount(d_state, weights=d_enroll)
+    prog = st["funding_progressivity"].to_numpy(float) if "funding_progressivity" in st else np.full(n_st, np.nan)
+    tilt_s = np.where(np.isnan(prog), p["minority_spending_tilt"], p["progressivity_tilt_scale"] * (prog - 1))
+    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + tilt_s[d_state] * (d_min - st_min[d_state]))
+    raw /= (np.bincount(d_state, weights=d_enroll * raw) / np.bincount(d_state, weights=d_enroll))[d_state]
+    return raw - 1
+
+
+def _teacher_experience(rng, p, s_share, s_enroll):
+    """Teacher experience relative to the mean (years): less in high-minority schools, the gap
+    between the bottom and top minority quartiles `teacher_experience_gap` years on average.
+    Returns (deviation, low-minority quartile flags, high-minority quartile flags)."""
+    s_min = s_share[:, BLACK] + s_share[:, HISPANIC]
+    q25, q75 = _weighted_quantiles(s_min, s_enroll, [0.25, 0.75])
+    low_q, high_q = s_min <= q25, s_min >= q75
+    texp = -(s_min - np.average(s_min, weights=s_enroll)) + rng.normal(0, 0.1, s_min.size)
+    gap = np.average(texp[low_q], weights=s_enroll[low_q]) - np.average(texp[high_q], weights=s_enroll[high_q])
+    return texp / gap * p["teacher_experience_gap"], low_q, high_q
+
+
+def _regions(rng, p, n_d_s: np.ndarray, d_state: np.ndarray):
+    """Regions: the districts of a state in random groups of about `region_size`. Returns
+    (region of each district, regions per state)."""
+    n_d = d_state.size
+    starts = np.r_[0, np.cumsum(n_d_s)]
+    size = max(1, int(round(p["region_size"])))
+    n_r_s = np.maximum(1, np.round(n_d_s / size)).astype(int)
+    order = rng.permutation(n_d)
+    rank = np.empty(n_d, int)
+    for s in range(len(n_d_s)):
+        lo, hi = starts[s], starts[s + 1]
+        rank[lo:hi] = np.argsort(order[lo:hi])
+    r_start = np.r_[0, np.cumsum(n_r_s)[:-1]]
+    return r_start[d_state] + rank % n_r_s[d_state], n_r_s
+
+
 @lru_cache(maxsize=8)
 def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     p = _params.resolve(dict(overrides))
@@ -221,19 +280,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     d_state = np.repeat(np.arange(n_st), n_d_s)
     w = rng.lognormal(0.0, p["district_size_sigma"], d_state.size)
     d_enroll = w / np.bincount(d_state, weights=w)[d_state] * enroll_s[d_state]
-
-    # Schools per district: one each, the rest by enrollment (largest remainder, per state).
-    d_ns = np.ones(d_state.size, dtype=int)
-    starts = np.r_[0, np.cumsum(n_d_s)]
-    for s in range(n_st):
-        lo, hi = starts[s], starts[s + 1]
-        extra = n_s_s[s] - (hi - lo)
-        if extra > 0:
-            quota = d_enroll[lo:hi] / d_enroll[lo:hi].sum() * extra
-            base = np.floor(quota).astype(int)
-            rem = extra - base.sum()
-            base[np.argsort(-(quota - base))[:rem]] += 1
-            d_ns[lo:hi] += base
+    d_ns = _schools_per_district(d_enroll, n_d_s, n_s_s)
     d_first = np.r_[0, np.cumsum(d_ns)[:-1]]
     s_district = np.repeat(np.arange(d_state.size), d_ns)
 
@@ -246,28 +293,10 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     s_share = _dirichlet_around(rng, d_share[s_district], p["within_district_concentration"])
     s_share = _ipf(s_share, s_enroll, s_district, d_share)
 
-    # Spending: lognormal around the state mean with a tilt against minority districts, then
-    # renormalised so each state's enrollment-weighted mean equals its published figure.
-    d_min = d_share[:, BLACK] + d_share[:, HISPANIC]
-    st_min = np.bincount(d_state, weights=d_enroll * d_min) / np.bincount(d_state, weights=d_enroll)
-    # The tilt against minority districts follows each state's published progressivity ratio
-    # (Urban Institute, poor vs non-poor students' districts); `minority_spending_tilt` where missing.
-    prog = st["funding_progressivity"].to_numpy(float) if "funding_progressivity" in st else np.full(n_st, np.nan)
-    tilt_s = np.where(np.isnan(prog), p["minority_spending_tilt"], p["progressivity_tilt_scale"] * (prog - 1))
-    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + tilt_s[d_state] * (d_min - st_min[d_state]))
-    raw /= (np.bincount(d_state, weights=d_enroll * raw) / np.bincount(d_state, weights=d_enroll))[d_state]
-    d_spend_tilt = raw - 1
+    d_spend_tilt = _district_spending_tilt(rng, st, p, d_state, d_enroll, d_share)
     s_spend_dev = rng.normal(0, 0.05, s_district.size)
     s_spend_dev -= (np.add.reduceat(s_spend_dev * s_enroll, d_first) / np.add.reduceat(s_enroll, d_first))[s_district]
-
-    # Teacher experience: less in high-minority schools; the gap between the bottom and top
-    # minority quartiles is `teacher_experience_gap` years on average.
-    s_min = s_share[:, BLACK] + s_share[:, HISPANIC]
-    q25, q75 = _weighted_quantiles(s_min, s_enroll, [0.25, 0.75])
-    low_q, high_q = s_min <= q25, s_min >= q75
-    texp = -(s_min - np.average(s_min, weights=s_enroll)) + rng.normal(0, 0.1, s_min.size)
-    gap = np.average(texp[low_q], weights=s_enroll[low_q]) - np.average(texp[high_q], weights=s_enroll[high_q])
-    s_texp_dev = texp / gap * p["teacher_experience_gap"]
+    s_texp_dev, low_q, high_q = _teacher_experience(rng, p, s_share, s_enroll)
 
     # District capacity and the guide's prerequisites and eligibility conditions.
     n_d = d_state.size
@@ -277,18 +306,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     d_principal = rng.random(n_d) < 0.5
     d_lens = rng.random(n_d) < p["equity_as_lens_share"]
     d_buy_in = rng.beta(4, 4, n_d)
-
-    # Regions: consecutive districts of a state in groups of about `region_size`.
-    size = max(1, int(round(p["region_size"])))
-    n_r_s = np.maximum(1, np.round(n_d_s / size)).astype(int)
-    order = rng.permutation(n_d)
-    rank = np.empty(n_d, int)
-    for s in range(n_st):
-        lo, hi = starts[s], starts[s + 1]
-        rank[lo:hi] = np.argsort(order[lo:hi])
-    r_start = np.r_[0, np.cumsum(n_r_s)[:-1]]
-    d_region = r_start[d_state] + rank % n_r_s[d_state]
-    r_state = np.repeat(np.arange(n_st), n_r_s)
+    d_region, n_r_s = _regions(rng, p, n_d_s, d_state)
 
     return World(
         scale=scale, seed=seed, states=st, adjacency=adjacency_matrix(st),
@@ -299,7 +317,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
         s_spend_dev=s_spend_dev, s_texp_dev=s_texp_dev,
         s_susp_noise=np.exp(rng.normal(0, 0.3, s_district.size)),
         s_high_minority=high_q, s_low_minority=low_q,
-        n_regions=int(n_r_s.sum()), r_state=r_state,
+        n_regions=int(n_r_s.sum()), r_state=np.repeat(np.arange(n_st), n_r_s),
         meta={"source_year": "2021-22", "params": dict(overrides)},
     )
 
