@@ -148,27 +148,36 @@ def oracle(replications: int, jobs: int) -> None:
         print(res.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
 
 
-PHASES = [  # (label, owner, attribute): what model.step calls, in order
-    ("federal government", "FederalGovernment", "step"),
-    ("business cycle", "risks", "recession_step"),
-    ("coalitions", "Coalition", "step_all"),
-    ("states", "State", "step_all"),
-    ("districts: adoption", "District", "_adopt"),
-    ("districts: the rest", "District", "step_all"),
-    ("schools", "School", "step_all"),
-    ("year end: metrics, outcomes", "EquityModel", "year_end"),
+PHASES = [  # (label, [(owner, function)]): what model.step calls, in order (mechanisms/ modules)
+    ("federal government", [("elections", "federal_election"), ("adoption", "federal_enactment"),
+                            ("elections", "hostile_administration")]),
+    ("business cycle", [("funding", "business_cycle")]),
+    ("coalitions", [("coalitions", "grow")]),
+    ("states", [("elections", "governor_elections"), ("backlash", "fade"), ("elections", "state_climate"),
+                ("adoption", "state_adoption"), ("backlash", "state_backlash"), ("backlash", "hostile_repeal"),
+                ("funding", "state_formulas")]),
+    ("districts: adoption", [("adoption", "adopt_programs")]),
+    ("districts: the rest", [("capacity", "community_support"), ("capacity", "fix_for_quarter"),
+                             ("capacity", "build_prerequisites"), ("elections", "superintendent_turnover"),
+                             ("implementation", "advance_phases"), ("implementation", "fidelity_and_burnout"),
+                             ("implementation", "failures"), ("courts", "court_challenges"),
+                             ("funding", "recession_cuts")]),
+    ("schools", [("outcomes", "relax_modifiers")]),
+    ("year end: metrics, outcomes", [("EquityModel", "year_end")]),
 ]
 
 
 def phase_profile(scale: float, runs: int) -> list[dict]:
     """Wall seconds per replication spent in each part of the quarter (exclusive of the parts
     nested in it), measured by wrapping each with a timer; the wrapper's own cost is included."""
-    from equitysim import agents, model as model_mod, risks
+    import importlib
 
-    owners = {"FederalGovernment": agents.FederalGovernment, "Coalition": agents.Coalition,
-              "State": agents.State, "District": agents.District, "School": agents.School,
-              "EquityModel": model_mod.EquityModel, "risks": risks}
-    spent = {label: 0.0 for label, _, _ in PHASES}
+    from equitysim import model as model_mod
+
+    def owner(name):
+        return model_mod.EquityModel if name == "EquityModel" else importlib.import_module(f"equitysim.mechanisms.{name}")
+
+    spent = {label: 0.0 for label, _ in PHASES}
     stack: list[float] = []   # time spent in nested timed parts, per open part
     originals = []
 
@@ -186,14 +195,13 @@ def phase_profile(scale: float, runs: int) -> list[dict]:
                     stack[-1] += dt
         return wrapper
 
-    for label, owner, attr in PHASES:
-        obj = owners[owner]
-        raw = obj.__dict__[attr]
-        originals.append((obj, attr, raw))
-        f = raw.__func__ if isinstance(raw, staticmethod) else raw
-        w = timed(label, f)
-        setattr(obj, attr, staticmethod(w) if isinstance(raw, staticmethod) else w)
-    # model.step calls risks.recession_step through the module, so patching the module suffices
+    for label, parts in PHASES:
+        for name, attr in parts:
+            obj = owner(name)
+            raw = getattr(obj, attr)
+            originals.append((obj, attr, raw))
+            setattr(obj, attr, timed(label, raw))
+    # model.step calls each mechanism through its module, so patching the module suffices
     try:
         spec = spec_at(scale)
         world = world_for(spec)
@@ -207,7 +215,7 @@ def phase_profile(scale: float, runs: int) -> list[dict]:
     finally:
         for obj, attr, raw in originals:
             setattr(obj, attr, raw)
-    rows = [{"part": label, "seconds": spent[label] / runs} for label, _, _ in PHASES]
+    rows = [{"part": label, "seconds": spent[label] / runs} for label, _ in PHASES]
     rows.append({"part": "model set-up and the step loop", "seconds": total - sum(r["seconds"] for r in rows)})
     for r in rows:
         r["share"] = r["seconds"] / total
