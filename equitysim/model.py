@@ -289,23 +289,6 @@ class EquityModel(mesa.Model):
     def family_funds(self, family: str) -> float:
         return funding.family_funds(self, family)
 
-    def start_programs(self, mask: np.ndarray):
-        """Start programs given as a boolean (n_districts, n_programs) mask (for tests and tools)."""
-        d, k = np.nonzero(mask & ~self.active)
-        self.start_cells(d, k)
-
-    def end_programs(self, where, reason: str):
-        """End programs given as a boolean (n_districts, n_programs) mask or (rows, cols) indices."""
-        idx = np.nonzero(where) if isinstance(where, np.ndarray) else where
-        c, n_k = self.cells, len(self.programs)
-        pos = np.flatnonzero(np.isin(c.district * n_k + c.program, np.asarray(idx[0]) * n_k + np.asarray(idx[1])))
-        self.end_cells(pos, reason)
-        c.compact()
-
-    def clear_caches(self):
-        """Forget the per-run caches (they are keyed on their inputs; this only frees memory)."""
-        self.cache.clear()
-
     # ------------------------------------------------------------------ views for users and tools
     @property
     def state_policy_on(self) -> np.ndarray:
@@ -332,11 +315,6 @@ class EquityModel(mesa.Model):
         """(n_districts, n_programs) furthest phase ever reached (-1: never started; a view)."""
         return self.district_arrays.reached.T
 
-    @property
-    def ended_q(self) -> np.ndarray:
-        """(n_districts, n_programs) quarter the program last ended (-100: never; a view)."""
-        return self.district_arrays.ended_quarter.T
-
     def _dense(self, values, fill=0.0, dtype=float) -> np.ndarray:
         out = np.full((self.world.n_districts, len(self.programs)), fill, dtype)
         out[self.cells.district, self.cells.program] = values
@@ -346,11 +324,6 @@ class EquityModel(mesa.Model):
     def fidelity(self) -> np.ndarray:
         """(n_districts, n_programs) fidelity of active programs (0 elsewhere; a copy)."""
         return self._dense(self.cells.fidelity)
-
-    @property
-    def q_in_phase(self) -> np.ndarray:
-        """(n_districts, n_programs) quarters spent in the current phase (a copy)."""
-        return self._dense(self.cells.quarters_in_phase, 0, np.int16)
 
     @property
     def eligible(self) -> np.ndarray:
