@@ -82,10 +82,29 @@ def validate(scenario):
 @click.command()
 @click.option("--markdown", is_flag=True, help="Print docs/parameters.md")
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON")
-def params(markdown, as_json):
+@click.option("--salib", is_flag=True,
+              help="Print a SALib problem (one JSON object; SALib's ProblemSpec(json.load(f)) reads it)")
+@click.option("--names", default=None, metavar="A,B,C",
+              help="With --salib: comma-separated registry parameters (default: those the default "
+                   "experiment design varies)")
+def params(markdown, as_json, salib, names):
     """The parameter registry: name, unit, default, range, source."""
     from .. import params as P
 
+    if names is not None and not salib:
+        raise click.UsageError("--names: expected --salib with it (--names chooses the SALib problem's parameters)")
+    if salib:
+        from ..interop import InteropError, salib_problem_dict
+
+        if names is not None and not [x for x in names.split(",") if x.strip()]:
+            raise click.BadParameter("expected comma-separated registry parameter names, got an empty list",
+                                     param_hint="'--names'")
+        try:
+            problem = salib_problem_dict(names)
+        except InteropError as e:
+            raise click.BadParameter(str(e).removeprefix("parameters: "), param_hint="'--names'") from None
+        click.echo(json.dumps(problem))
+        return
     if markdown:
         click.echo(P.markdown(), nl=False)
         return
