@@ -2,6 +2,9 @@
 
     equitysim app                      # or: solara run equitysim/app.py
 
+Two pages: this one (one future, "/") and the strategist's page ("/strategist", many futures of a
+plan composed on the page; `equitysim.strategist_page`).
+
 Pick a scenario, move the strategy and risk sliders, press Reset, then Step or Play through the
 quarters: the indicator panel, the state map and the metric plots follow the model. The page
 draws 51 state tiles and a few lines, never the 99,000 schools, so it stays responsive at full
@@ -9,6 +12,10 @@ US scale (a quarter takes about 0.05 s to simulate there).
 
 Sliders are *changes from the chosen scenario* (strategy knobs as additions, budget, buy-in and
 risks as multipliers), so the scenario's own sequencing and settings stay in force until moved.
+
+Each slider shows its value and its unit (`UnitSlider`, drawn by `value_user_inputs` in place of
+Mesa's UserInputs, whose sliders show no number). Mesa 3.5 labels its only tab "Page 0"
+(hard-coded in ComponentsView); the page hides that tab bar (`HIDE_MESA_TABS`).
 
 Mesa 3.5.1's InputText hands the seed to the model as text, and `Model(rng="42")` then fails
 on Reset (mesa issue 3516); here the seed is a model parameter of its own, parsed by
@@ -20,8 +27,6 @@ from __future__ import annotations
 import os
 import threading
 import zlib
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +37,7 @@ from equitysim import plots as P
 from equitysim.narrative import change_label, policy_label, states_phrase
 from equitysim.model import START_YEAR, EquityModel, world_for
 from equitysim.scenario import ScenarioSpec, load_scenario
+from equitysim.strategist import scenario_dir, scenario_files  # noqa: F401  (one list of scenario files)
 
 APP_POLICIES = ("weighted_funding", "integration_incentives", "discipline_mandate")
 SHORT_LABELS = {"weighted_funding": "Funding", "integration_incentives": "Integration",
@@ -47,24 +53,6 @@ RISK_PARAMS = {
 }
 PROBABILITIES = {"federal_flip_prob", "governor_flip_prob", "recession_prob"}
 SCALES = ("1.0", "0.25", "0.1", "0.05")
-
-
-def scenario_dir() -> Path:
-    """$EQUITYSIM_SCENARIOS, else the repository's scenarios/ (beside the package), else ./scenarios."""
-    env = os.environ.get("EQUITYSIM_SCENARIOS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[1] / "scenarios"
-    return here if here.is_dir() else Path.cwd() / "scenarios"
-
-
-@cache
-def scenario_files(directory: str | None = None) -> dict[str, Path]:
-    d = Path(directory) if directory else scenario_dir()
-    files = {p.stem: p for p in sorted(d.glob("*.toml"))}
-    if not files:
-        raise FileNotFoundError(f"{d}: expected scenario files (*.toml); set EQUITYSIM_SCENARIOS")
-    return files
 
 
 def default_scale() -> str:
@@ -254,28 +242,86 @@ def metrics_figure(model: EquityModel, metrics=APP_METRICS):
 
 
 # ---------------------------------------------------------------------------- the page
-def model_params() -> dict:
+def _slider_class():
     from mesa.visualization import Slider
 
+    class UnitSlider(Slider):
+        """A Mesa Slider that knows its unit: drawn with its value and unit (`value_user_inputs`)."""
+
+        def __init__(self, label, value, min, max, step, unit: str, kind: str = "add"):
+            super().__init__(label, value, min, max, step)
+            self.unit, self.kind = unit, kind
+
+        def value_text(self, v: float) -> str:
+            return f"x{v:.2f}" if self.kind == "times" else f"{v:+.2f}"
+
+    return UnitSlider
+
+
+def model_params() -> dict:
+    UnitSlider = _slider_class()
     names = list(scenario_files())
     scales = list(SCALES) if default_scale() in SCALES else [default_scale(), *SCALES]
+    added = "added to the scenario's"
     return {
         "scenario_name": {"type": "Select", "value": "roadmap" if "roadmap" in names else names[0], "values": names,
                      "label": "Scenario"},
-        "coalition_investment": Slider("Coalition investment +/-", 0.0, -0.5, 0.5, 0.05),
-        "coalition_breadth": Slider("Broader coalition +", 0.0, -0.15, 0.3, 0.05),
-        "pacing": Slider("Pacing +/-", 0.0, -0.5, 0.5, 0.05),
-        "technical_assistance": Slider("Technical assistance +/-", 0.0, -0.5, 0.5, 0.05),
-        "budget": Slider("Budget x", 1.0, 0.25, 2.0, 0.25),
-        "buy_in": Slider("Local buy-in x", 1.0, 0.5, 1.5, 0.1),
-        "backlash_risk": Slider("Backlash risk x", 1.0, 0.0, 2.0, 0.25),
-        "leadership_risk": Slider("Leadership-change risk x", 1.0, 0.0, 2.0, 0.25),
-        "recession_risk": Slider("Recession risk x", 1.0, 0.0, 2.0, 0.25),
-        "failure_risk": Slider("Implementation-failure risk x", 1.0, 0.0, 2.0, 0.25),
-        "court_risk": Slider("Court-challenge risk x", 1.0, 0.0, 2.0, 0.25),
+        "coalition_investment": UnitSlider("Coalition investment", 0.0, -0.5, 0.5, 0.05,
+                                           f"share of the maximum organizing effort, {added}"),
+        "coalition_breadth": UnitSlider("Broader coalition", 0.0, -0.15, 0.3, 0.05,
+                                        "coalition breadth at the start (0-1), added to the registry's 0.25"),
+        "pacing": UnitSlider("Pacing", 0.0, -0.5, 0.5, 0.05, f"0 slowest to 1 full pace, {added}"),
+        "technical_assistance": UnitSlider("Technical assistance", 0.0, -0.5, 0.5, 0.05,
+                                           f"share of the maximum, {added}"),
+        "budget": UnitSlider("Budget", 1.0, 0.25, 2.0, 0.25, "times the scenario's budget", "times"),
+        "buy_in": UnitSlider("Local buy-in", 1.0, 0.5, 1.5, 0.1, "times the scenario's local buy-in", "times"),
+        "backlash_risk": UnitSlider("Backlash risk", 1.0, 0.0, 2.0, 0.25,
+                                    "times the backlash rate (per state per year at full visibility)", "times"),
+        "leadership_risk": UnitSlider("Leadership-change risk", 1.0, 0.0, 2.0, 0.25,
+                                      "times the chance of a hostile administration or governor per election", "times"),
+        "recession_risk": UnitSlider("Recession risk", 1.0, 0.0, 2.0, 0.25,
+                                     "times the recession hazard (0.18 a year)", "times"),
+        "failure_risk": UnitSlider("Implementation-failure risk", 1.0, 0.0, 2.0, 0.25,
+                                   "times the failure hazard (per program per year)", "times"),
+        "court_risk": UnitSlider("Court-challenge risk", 1.0, 0.0, 2.0, 0.25,
+                                 "times the challenge rate (per race-conscious program per year)", "times"),
         "scale": {"type": "Select", "value": default_scale(), "values": scales, "label": "World scale (1 = the US)"},
         "seed": {"type": "InputText", "value": "42", "label": "Seed"},
     }
+
+
+def value_user_inputs():
+    """Mesa's UserInputs, except that a UnitSlider shows its current value in its label and its
+    unit under it (Mesa's sliders show neither)."""
+    import solara
+    from mesa.visualization import solara_viz
+
+    original = getattr(solara_viz, "_mesa_user_inputs", solara_viz.UserInputs)
+    solara_viz._mesa_user_inputs = original
+
+    @solara.component
+    def ValueSlider(name, options, on_change):
+        value, set_value = solara.use_state(options.value)
+
+        def changed(v):
+            set_value(v)
+            if on_change:
+                on_change(name, v)
+
+        with solara.Column(gap="0px", classes=["equitysim-slider"]):
+            solara.SliderFloat(f"{options.label} {options.value_text(value)}", value=value, on_value=changed,
+                               min=options.min, max=options.max, step=options.step)
+            solara.Text(options.unit, style={"font-size": "12px", "color": "#555", "margin-top": "-14px"})
+
+    @solara.component
+    def UserInputs(user_params, on_change=None):
+        for name, options in user_params.items():
+            if hasattr(options, "value_text"):
+                ValueSlider(name, options, on_change)
+            else:
+                original({name: options}, on_change=on_change)
+
+    return UserInputs
 
 
 def _components():
@@ -336,25 +382,53 @@ def make_page():
     params = model_params()
     components = _components()
 
+    solara_viz.UserInputs = value_user_inputs()
+
     @solara.component
     def Page():
         # Built per session: a model made at import time would be shared by every visitor.
         model = solara.use_memo(lambda: AppModel(scale=params["scale"]["value"],
                                                  scenario_name=params["scenario_name"]["value"]), [])
-        return SolaraViz(model, components=components, model_params=params,
-                         name="equitysim: what if the coalition is broader?", play_interval=150)
+        from equitysim.strategist_page import PageTabs
+
+        with solara.Div(classes=["equitysim-one-future"]) as main:
+            PageTabs()
+            solara.Style(HIDE_MESA_TABS)
+            SolaraViz(model, components=components, model_params=params,
+                      name="equitysim: what if the coalition is broader?", play_interval=150)
+        return main
 
     return Page
 
 
+# Mesa 3.5's ComponentsView labels its one tab "Page 0" (hard-coded); the page has one tab, so the
+# tab bar says nothing and is hidden (the app's own page links are in the app bar, outside it).
+HIDE_MESA_TABS = ".equitysim-one-future .v-tabs { display: none !important; }"
+
+
+def make_routes():
+    """The app's two pages: one future at "/", the strategist's page at "/strategist"."""
+    import solara
+
+    from equitysim.strategist_page import StrategistPage
+
+    return [solara.Route(path="/", component=__getattr__("Page"), label="One future"),
+            solara.Route(path="strategist", component=StrategistPage, label="Strategist: many futures")]
+
+
 _PAGE = []
+_ROUTES = []
 
 
 def __getattr__(name):
-    # `solara run` looks up `Page`/`page`; build it only then (once), so that importing this
-    # module for its functions (tests, notebooks) builds no model.
+    # `solara run` looks up `routes` (and `Page`/`page`); build them only then (once), so that
+    # importing this module for its functions (tests, notebooks) builds no model.
     if name in ("page", "Page"):
         if not _PAGE:
             _PAGE.append(make_page())
         return _PAGE[0]
+    if name == "routes":
+        if not _ROUTES:
+            _ROUTES.append(make_routes())
+        return _ROUTES[0]
     raise AttributeError(name)
