@@ -6,7 +6,10 @@ and yields results as they finish, with at most about two tasks per worker in fl
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .spec import ExperimentError
 
@@ -53,9 +56,12 @@ def execute(work: Callable[[dict], tuple], tasks: Iterator[dict], backend: str, 
 
 
 def _execute_dask(work, tasks, jobs, address):
-    import logging
-
-    from dask.distributed import Client, LocalCluster, as_completed
+    """Chunks as dask futures, at most two per worker in flight. A worker that dies (a killed
+    process, a lost node, a batch job at the end of its walltime) loses the chunks it was running
+    and the results it held; the scheduler reruns them on the other workers (a chunk is a pure
+    function of its task), up to `distributed.scheduler.allowed-failures` deaths per chunk. Each
+    future's result is taken once, by its key, so a rerun chunk is still yielded (and written) once."""
+    from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
 
     cluster = None
     if address:
@@ -73,43 +79,119 @@ def _execute_dask(work, tasks, jobs, address):
         workers = len(client.scheduler_info().get("workers", {})) or jobs
         window = 2 * workers
         pending = as_completed()
+        in_flight = {}  # future key -> future, until its result has been taken
+
+        def submit(task):
+            fut = client.submit(work, task, pure=False)
+            in_flight[fut.key] = fut
+            pending.add(fut)
+
         for t in itertools.islice(tasks, window):
-            pending.add(client.submit(work, t, pure=False))
+            submit(t)
         for fut in pending:
-            res = fut.result()
+            if in_flight.pop(fut.key, None) is None:
+                continue  # already taken: never yield a chunk twice
+            try:
+                res = fut.result()  # waits while a result lost with its worker is recomputed
+            except KilledWorker as e:
+                raise ExperimentError(
+                    f"--backend dask: a chunk was lost with every worker that ran it ({e}); the chunks "
+                    f"already written are kept: fix the workers and rerun with --resume") from None
             fut.release()
             yield res
             nxt = next(tasks, None)
             if nxt is not None:
-                pending.add(client.submit(work, nxt, pure=False))
+                submit(nxt)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
+# a local ray's shared-memory object store: chunk results are small tables, and ray spills to disk
+RAY_OBJECT_STORE_BYTES = 256 * 1024**2
+_RAY_SINGLE_NODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextmanager
+def _ray_on_loopback():
+    """While ray starts or connects: make it use the loopback interface. On Linux ray replaces a
+    node address of 127.0.0.1 by the machine's outward address (and listens there) unless it runs
+    as a single-node ray, its mode on macOS and Windows, which this switches on (ray's own processes
+    inherit the setting); restored afterwards."""
+    from ray._private import ray_constants
+
+    env, const = os.environ.get(_RAY_SINGLE_NODE), getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[_RAY_SINGLE_NODE] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if env is None:
+            os.environ.pop(_RAY_SINGLE_NODE, None)
+        else:
+            os.environ[_RAY_SINGLE_NODE] = env
+        if const is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = const
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def start_local_ray(cpus: int) -> None:
+    """Start the local ray that `--backend ray` without `--address` runs on: `cpus` CPUs, listening
+    on 127.0.0.1 only, no dashboard, a small object store, usage statistics off, and always a new
+    ray of its own (`address="local"`), even where a `ray start` cluster is running."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    with _ray_on_loopback():
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING, object_store_memory=RAY_OBJECT_STORE_BYTES,
+                 _node_ip_address="127.0.0.1")
+
+
 def _execute_ray(work, tasks, jobs, address):
+    """Chunks as ray tasks, at most two per CPU in flight. With no `address` and no ray running in
+    this process, a local ray is started (`start_local_ray`) and shut down at the end; with
+    `address`, the driver joins that cluster (`head:6379`; the driver must run on a node of that
+    cluster, one that ran `ray start`). A task whose worker process or node dies is retried by ray
+    (`max_retries`, default 3), so the chunk is still yielded once."""
     import ray
 
     started = not ray.is_initialized()
     if started:
-        if address:
-            ray.init(address=address, log_to_driver=False)
+        if address and _is_loopback(address):
+            with _ray_on_loopback():
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        elif address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            # a local ray on the loopback interface, one CPU per job
-            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False,
-                     _node_ip_address="127.0.0.1")
+            start_local_ray(jobs)
+    pending = []
     try:
         remote = ray.remote(num_cpus=1)(work)
         window = 2 * max(1, int(ray.available_resources().get("CPU", jobs)))
         pending = [remote.remote(t) for t in itertools.islice(tasks, window)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                res = ray.get(done[0])
+            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as e:
+                raise ExperimentError(
+                    f"--backend ray: a chunk was lost with the workers that ran it ({e.__class__.__name__}); "
+                    f"the chunks already written are kept: rerun with --resume") from None
+            yield res
             nxt = next(tasks, None)
             if nxt is not None:
                 pending.append(remote.remote(nxt))
     finally:
+        for ref in pending:  # stopped early (an error, or the caller closed us): drop the rest
+            try:
+                ray.cancel(ref)
+            except Exception:  # pragma: no cover - already finished or gone
+                pass
         if started:
             ray.shutdown()
-
