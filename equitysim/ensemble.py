@@ -7,6 +7,7 @@ workers or the order in which replications run. The world is built once per work
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ def replication_rng(seed: int, key: int | Sequence[int]) -> np.random.Generator:
 # State policies whose per-state adoption `states=True` records at each year end (the state map).
 STATE_POLICIES = ("funding_bill", "weighted_funding", "adequacy_standard", "integration_incentives",
                   "discipline_mandate")
+# Key of the milestone definitions a record carries to `run` (popped there: not a column).
+MILESTONES = "_milestones"
 # Per-state status codes in `EnsembleResult.states`.
 NEVER, REPEALED, IN_FORCE = 0, 1, 2
 
@@ -74,6 +77,9 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
     rec["risk.recessions"] = model.counts["recessions"]
     rec.update({f"metric.{k}": float(last[k]) for k in _ind.TRAJECTORY_METRICS})
     rec.update({f"baseline.{k}": float(model.baseline[k]) for k in _ind.TRAJECTORY_METRICS})
+    for ms in model.milestones:
+        rec[f"milestone.{ms.id}"] = bool(model.milestone_values.get(ms.id, -math.inf) >= ms.target)
+    rec[MILESTONES] = [(ms.id, ms.target, ms.year, ms.unit) for ms in model.milestones]
     if trajectories:
         rec["trajectory"] = [{"year": 0, **{k: model.baseline[k] for k in _ind.TRAJECTORY_METRICS}}] + [
             {"year": h["year"], **{k: h[k] for k in _ind.TRAJECTORY_METRICS}} for h in model.history]
@@ -167,6 +173,18 @@ class EnsembleResult:
         first = pd.DataFrame(year, columns=codes).groupby(rows["key"].to_numpy()).min()
         return first.replace(np.inf, np.nan)
 
+    def milestones(self) -> pd.DataFrame:
+        """P(met) per roadmap milestone (the catalogue's per-action targets, evaluation only) with
+        a 95% Wilson interval: id, target, unit, year, p_met, ci_low, ci_high."""
+        rows = []
+        n = len(self.runs)
+        for mid, target, year, unit in self.meta.get("milestones", []):
+            k = int(self.runs[f"milestone.{mid}"].sum())
+            lo, hi = _ind.wilson_interval(k, n)
+            rows.append({"id": mid, "target": target, "unit": unit, "year": year,
+                         "p_met": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows, columns=["id", "target", "unit", "year", "p_met", "ci_low", "ci_high"])
+
     def expected_met(self) -> float:
         return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(axis=1).mean())
 
@@ -182,6 +200,10 @@ class EnsembleResult:
                  "ci_high": round(float(r.ci_high), 6)} for r in s.itertuples()],
             "risks": {k: round(v, 6) for k, v in self.risks().items()},
             "metrics": {k: round(v, 6) for k, v in self.metrics().items()},
+            "milestones": [
+                {"id": r.id, "target": round(float(r.target), 6), "year": int(r.year), "p_met": round(float(r.p_met), 6),
+                 "ci_low": round(float(r.ci_low), 6), "ci_high": round(float(r.ci_high), 6)}
+                for r in self.milestones().itertuples()],
         }
 
 
@@ -214,6 +236,9 @@ def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 
             if progress:
                 progress(len(c))
     records = sorted((r for chunk in results for r in chunk), key=lambda r: r["key"])
+    meta = {"milestones": records[0][MILESTONES]}
+    for r in records:
+        del r[MILESTONES]
     traj = None
     if trajectories:
         traj = pd.DataFrame([{"key": r["key"], **t} for r in records for t in r.pop("trajectory")])
@@ -221,4 +246,4 @@ def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 
     if states is not False and states is not None:
         st = _states_frame(records, list(world_for(spec).states.index))
     runs = pd.DataFrame(records)
-    return EnsembleResult(spec, seed, runs, traj, states=st)
+    return EnsembleResult(spec, seed, runs, traj, meta=meta, states=st)

@@ -32,6 +32,7 @@ from .arrays import CoalitionArrays, DistrictArrays, FederalArrays, OutcomeArray
 from .channels import FederalChannels, StateChannels
 from .fixed import Fixed
 from .measurement import measure as _measure
+from .milestones import milestones_of, value_now
 from .mechanisms import (adoption, backlash, capacity, coalitions, courts, elections, funding, implementation,
                          outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
@@ -132,8 +133,10 @@ class EquityModel(mesa.Model):
             plans[key] = (plan,
                           RowTable.build(plan.state_rows, self.n_quarters, self.n_states, self.policy_index, w.d_state),
                           RowTable.build(plan.local_rows, self.n_quarters, self.n_states, self.policy_index, w.d_state,
-                                         self.fixed.eligible_by_program))
-        self.plan, self.rows_state, self.rows_local = plans[key]
+                                         self.fixed.eligible_by_program),
+                          milestones_of(plan, cat, self.spec.years))
+        self.plan, self.rows_state, self.rows_local, self.milestones = plans[key]
+        self.milestone_values: dict[str, float] = {}   # evaluation only: no mechanism reads it
         self.federal_arrays = FederalArrays.initial(cat.federal_actions, par)
         self.federal_effects = FederalChannels(cat.federal_actions, self.policies, self.programs)
         years = elections.governor_election_years(self.state_codes, self.spec.years)
@@ -204,7 +207,8 @@ class EquityModel(mesa.Model):
         return self
 
     def year_end(self):
-        """Reflect on results, add a year of exposure to outcomes, record the metrics."""
+        """Reflect on results, add a year of exposure to outcomes, record the metrics and the
+        milestones due this year."""
         year = self.quarter // 4 + 1
         reflection.reflect(self)
         outcomes.accumulate(self)
@@ -214,6 +218,9 @@ class EquityModel(mesa.Model):
         self.datacollector.collect(self)
         if year in _ind.HORIZONS:
             self.snapshots[year] = m
+        for ms in self.milestones:
+            if ms.year == year:
+                self.milestone_values[ms.id] = value_now(self, ms)
 
     def measure(self) -> dict:
         """Every roadmap metric and indicator count, now (see measurement.py)."""

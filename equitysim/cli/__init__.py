@@ -1,5 +1,5 @@
 """The `equitysim` command line: one group, `app`, and the commands of each layer, one module
-each (`core`: run, validate, params, world; `experiments`: sweep, summarize, compare; `sequencing`:
+each (`core`: run, validate, params, world; `cost`; `experiments`: sweep, summarize, compare; `sequencing`:
 sequence; `sensitivity`: sensitivity, discover; `validation`; `present`: report, plot, app).
 
 Every bad input (a scenario file, a flag) ends with one line on stderr naming the file or flag,
@@ -15,6 +15,7 @@ from . import experiments as _experiments  # sweep, summarize, compare
 from . import sensitivity as _sensitivity  # sensitivity, discover
 from . import validation as _validation  # validation
 from .core import params, run, validate, world
+from .cost import cost
 from .present import app_command, plot_command, report_command  # presentation
 from .sequencing import sequence
 
@@ -26,7 +27,7 @@ def app():
     pass
 
 
-for _cmd in (run, validate, params, world, _experiments.sweep, _experiments.summarize, _experiments.compare,
+for _cmd in (run, validate, params, world, cost, _experiments.sweep, _experiments.summarize, _experiments.compare,
              sequence, _sensitivity.sensitivity, _sensitivity.discover, _validation.validation,
              report_command, plot_command, app_command):
     app.add_command(_cmd)

@@ -66,6 +66,15 @@ def _print_table(result):
     con = Console(width=max(110, Console().width))
     con.print(t)
     con.print(expected_met_line(result.expected_met()))
+    ms = result.milestones()
+    if len(ms):
+        m = Table(title="Roadmap milestones (the catalogue's per-action targets; evaluation only)")
+        m.add_column("milestone", no_wrap=True)
+        for col in ("target", "year", "P(met)", "95% CI"):
+            m.add_column(col, justify="right", no_wrap=True)
+        for r in ms.itertuples():
+            m.add_row(r.id, f"{r.target:g} {r.unit}s", str(r.year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}")
+        con.print(m)
     con.print("Mean risk events per replication: " + ", ".join(
         f"{k.replace('_', ' ')} {v:.1f}" for k, v in result.risks().items()))
 

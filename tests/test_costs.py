@@ -1,0 +1,58 @@
+"""`equitysim cost`: planned spending by year and level against the roadmap's tables."""
+
+import json
+
+import pytest
+
+from equitysim import load_scenario
+from equitysim.actions import default_catalogue
+from equitysim.cli import main
+from equitysim.costs import planned_costs, roadmap_tables
+
+from .conftest import SCENARIOS
+
+SCALE = 0.05
+
+
+def _spec(name="roadmap"):
+    return load_scenario(SCENARIOS / f"{name}.toml").model_copy(update={"scale": SCALE})
+
+
+def test_the_roadmap_tables_are_the_seed_s_figures():
+    t = roadmap_tables()
+    assert sum(v for k, v in t["federal"].items() if k != "total") == t["federal"]["total"] == 3800
+    assert t["state_average"]["integration_incentives"] == [20, 50]
+    assert t["district_medium"]["restorative_practices"] == [0.5, 2.0]
+
+
+def test_no_action_costs_nothing_and_the_roadmap_costs_something():
+    none = planned_costs(_spec("no_action"))
+    assert all(v == 0 for k in ("federal_musd", "states_musd", "districts_musd", "support_musd") for v in none[k])
+    road = planned_costs(_spec())
+    assert len(road["years"]) == 10 and all(len(road[k]) == 10 for k in ("federal_musd", "total_musd"))
+    assert road["total_musd"][-1] > road["total_musd"][0] > 0   # the plan grows over its phases
+
+
+def test_federal_spending_is_the_catalogue_cost_of_the_actions_scheduled():
+    """In year 10 of the roadmap every federal group has started: the federal line is the sum of
+    the catalogue's federal costs."""
+    cat = default_catalogue()
+    road = planned_costs(_spec())
+    assert road["federal_musd"][-1] == pytest.approx(sum(a.cost_musd for a in cat.federal_actions))
+
+
+def test_district_spending_scales_with_the_world():
+    small, big = planned_costs(_spec()), planned_costs(_spec().model_copy(update={"scale": 0.1}))
+    assert big["districts_musd"][-1] == pytest.approx(2 * small["districts_musd"][-1], rel=0.25)
+    assert big["federal_musd"] == small["federal_musd"]
+
+
+def test_cost_command_json_and_errors(capsys, tmp_path):
+    assert main(["cost", str(SCENARIOS / "roadmap.toml"), "--scale", str(SCALE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"scenario", "years", "federal_musd", "states_musd", "districts_musd", "roadmap_tables"} <= set(out)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[sequence]]\ngroup = "no_such_group"\nstart_year = 0\n')
+    assert main(["cost", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.toml" in err[0]
