@@ -201,3 +201,27 @@ def test_ray_backend_starts_and_stops_its_own_local_ray(twelve, tmp_path):
     same_dataset(tmp_path / "ray", ref)
     assert not gone(list({p.pid: p for p in seen}.values())), "ray processes left running"
 
+
+
+def test_dask_sweep_uses_workers_that_join_after_it_started(twelve, tmp_path):
+    """A batch queue grants worker jobs one by one: the sweep starts on one worker and keeps two
+    chunks per worker in flight as more arrive."""
+    distributed = need("dask.distributed")
+    f, ref = twelve
+    seen: dict = {"after": 0}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster) as client:
+        client.wait_for_workers(1, timeout=60)
+
+        def grow(n_runs):
+            if "scaled" not in seen:
+                seen["scaled"] = True
+                cluster.scale(3)
+                client.wait_for_workers(3, timeout=60)
+                return
+            seen["after"] = max(seen["after"], len(cluster.scheduler.tasks))  # chunks submitted, not taken
+
+        E.sweep(f, tmp_path / "grown", backend="dask", address=cluster.scheduler_address, progress=grow)
+    assert seen["after"] > 2, f"at most {seen['after']} chunks in flight on 3 workers"
+    same_dataset(tmp_path / "grown", ref)

@@ -5,7 +5,6 @@ and yields results as they finish, with at most about two tasks per worker in fl
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -76,18 +75,22 @@ def _execute_dask(work, tasks, jobs, address):
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        workers = len(client.scheduler_info().get("workers", {})) or jobs
-        window = 2 * workers
         pending = as_completed()
         in_flight = {}  # future key -> future, until its result has been taken
 
-        def submit(task):
-            fut = client.submit(work, task, pure=False)
-            in_flight[fut.key] = fut
-            pending.add(fut)
+        def top_up():
+            # two chunks per worker thread there is now: workers may still be arriving (a batch
+            # queue granting jobs one by one) or may have gone
+            want = 2 * max(1, sum(client.nthreads().values()))
+            while len(in_flight) < want:
+                task = next(tasks, None)
+                if task is None:
+                    return
+                fut = client.submit(work, task, pure=False)
+                in_flight[fut.key] = fut
+                pending.add(fut)
 
-        for t in itertools.islice(tasks, window):
-            submit(t)
+        top_up()
         for fut in pending:
             if in_flight.pop(fut.key, None) is None:
                 continue  # already taken: never yield a chunk twice
@@ -99,9 +102,7 @@ def _execute_dask(work, tasks, jobs, address):
                     f"already written are kept: fix the workers and rerun with --resume") from None
             fut.release()
             yield res
-            nxt = next(tasks, None)
-            if nxt is not None:
-                submit(nxt)
+            top_up()
     finally:
         client.close()
         if cluster is not None:
@@ -173,8 +174,17 @@ def _execute_ray(work, tasks, jobs, address):
     pending = []
     try:
         remote = ray.remote(num_cpus=1)(work)
-        window = 2 * max(1, int(ray.available_resources().get("CPU", jobs)))
-        pending = [remote.remote(t) for t in itertools.islice(tasks, window)]
+
+        def top_up():
+            # two chunks per CPU the cluster has now (an autoscaling cluster grows and shrinks)
+            want = 2 * max(1, int(ray.cluster_resources().get("CPU", jobs)))
+            while len(pending) < want:
+                task = next(tasks, None)
+                if task is None:
+                    return
+                pending.append(remote.remote(task))
+
+        top_up()
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             try:
@@ -184,9 +194,7 @@ def _execute_ray(work, tasks, jobs, address):
                     f"--backend ray: a chunk was lost with the workers that ran it ({e.__class__.__name__}); "
                     f"the chunks already written are kept: rerun with --resume") from None
             yield res
-            nxt = next(tasks, None)
-            if nxt is not None:
-                pending.append(remote.remote(nxt))
+            top_up()
     finally:
         for ref in pending:  # stopped early (an error, or the caller closed us): drop the rest
             try:
