@@ -108,6 +108,17 @@ def test_the_same_experiments_give_the_same_outcomes(model, performed):
         assert np.array_equal(again_y[k], outcomes[k]), k
 
 
+def test_the_model_function_survives_pickling(model, performed):
+    """EMA's MultiprocessingEvaluator pickles the model: the copy must give the same outcomes."""
+    import pickle
+
+    experiments, outcomes = performed
+    names = [u.name for u in model.uncertainties]
+    copy = pickle.loads(pickle.dumps(model))
+    got = copy.function(**{n: experiments[n].iloc[0] for n in names})
+    assert got == {k: float(v[0]) for k, v in outcomes.items()}
+
+
 def test_bad_arguments_are_one_line_errors():
     for kwargs, needle in [
         ({"parameters": ["backlash_rate", "no_such_param"]}, "no_such_param"),
