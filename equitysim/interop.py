@@ -24,6 +24,7 @@ EMA Workbench is an optional extra (`pip install 'equitysim[ema]'`) imported onl
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -172,12 +173,12 @@ def ema_model(scenario, outcomes: Iterable | None = None, replications: int = 50
     else:
         raise InteropError(f"scenario: expected a ScenarioSpec or a scenario file path, got {type(scenario).__name__}")
     if scale is not None:
-        if not (isinstance(scale, (int, float)) and 0 < scale <= 20):
+        if isinstance(scale, bool) or not (isinstance(scale, numbers.Real) and 0 < scale <= 20):
             raise InteropError(f"scale: expected a number in (0, 20], got {scale!r}")
         spec = spec.model_copy(update={"scale": float(scale)})
-    if not (isinstance(replications, int) and replications >= 1):
+    if isinstance(replications, bool) or not (isinstance(replications, numbers.Integral) and replications >= 1):
         raise InteropError(f"replications: expected an integer >= 1, got {replications!r}")
-    if not (isinstance(seed, int) and seed >= 0):
+    if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral) and seed >= 0):
         raise InteropError(f"seed: expected an integer >= 0, got {seed!r}")
 
     known = outcome_names()
