@@ -32,6 +32,27 @@ class LazyAgents:
         return self._made[i]
 
 
+class RowValue:
+    """A float attribute read from row `index` of one of the model's arrays, e.g.
+    `breadth = RowValue("coalition_arrays", "breadth")`."""
+
+    def __init__(self, container: str, name: str, kind=float):
+        self.container, self.name, self.kind = container, name, kind
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return self.kind(getattr(getattr(obj.model, self.container), self.name)[obj.index])
+
+
+class RowView(mesa.Agent):
+    """A Mesa agent that is a view of row `index` of its level's arrays."""
+
+    def __init__(self, model, index: int):
+        super().__init__(model)
+        self.index = index
+
+
 class FederalGovernment(mesa.Agent):
     """The federal government: the roadmap's federal actions in force and whether the
     administration supports the roadmap (mechanisms: elections, adoption)."""
@@ -47,34 +68,24 @@ class FederalGovernment(mesa.Agent):
         return [a.id for a, x in zip(self.model.catalogue.federal_actions, on) if x]
 
 
-class Coalition(mesa.Agent):
+class Coalition(RowView):
     """An advocacy coalition (one per state, the last one national): breadth, strength and the
     roadmap's phase (mechanism: coalitions)."""
 
-    def __init__(self, model, index):
-        super().__init__(model)
-        self.index = index
-
-    @property
-    def breadth(self) -> float:
-        return float(self.model.coalition_arrays.breadth[self.index])
-
-    @property
-    def strength(self) -> float:
-        return float(self.model.coalition_arrays.strength[self.index])
+    breadth = RowValue("coalition_arrays", "breadth")
+    strength = RowValue("coalition_arrays", "strength")
 
     @property
     def phase(self) -> str:
         return coalitions.phase_of(self.breadth, self.model.par)
 
 
-class State(mesa.Agent):
+class State(RowView):
     """A state: political climate, the policies in force (mechanisms: elections, adoption,
     backlash, funding)."""
 
     def __init__(self, model, index):
-        super().__init__(model)
-        self.index = index
+        super().__init__(model, index)
         self.code = model.state_codes[index]
 
     @property
@@ -82,22 +93,13 @@ class State(mesa.Agent):
         pol = self.model.catalogue.state_policies
         return [pol[j] for j in nonzero(self.model.state_arrays.policy_on[self.index])]
 
-    @property
-    def climate(self) -> float:
-        return float(self.model.state_arrays.climate[self.index])
-
-    @property
-    def governor_flipped(self) -> bool:
-        return bool(self.model.state_arrays.governor_flipped[self.index])
+    climate = RowValue("state_arrays", "climate")
+    governor_flipped = RowValue("state_arrays", "governor_flipped", bool)
 
 
-class District(mesa.Agent):
+class District(RowView):
     """A school district (a view of row `index` of the district arrays): capacity under the
     guide's three constraints, its programs and their implementation phases."""
-
-    def __init__(self, model, index):
-        super().__init__(model)
-        self.index = index
 
     @property
     def state(self) -> str:
@@ -111,13 +113,8 @@ class District(mesa.Agent):
     def capacity(self) -> float:
         return float(self.model.quarter_capacity.at(np.array([self.index]))[0])
 
-    @property
-    def burnout(self) -> float:
-        return float(self.model.district_arrays.burnout[self.index])
-
-    @property
-    def buy_in(self) -> float:
-        return float(self.model.district_arrays.buy_in[self.index])
+    burnout = RowValue("district_arrays", "burnout")
+    buy_in = RowValue("district_arrays", "buy_in")
 
     @property
     def programs(self) -> dict[str, str]:
@@ -127,13 +124,9 @@ class District(mesa.Agent):
                 if m.active[i, j]}
 
 
-class School(mesa.Agent):
+class School(RowView):
     """A school (a view of row `index` of the school arrays): its students by group, spending
     and teachers now (mechanism: outcomes)."""
-
-    def __init__(self, model, index):
-        super().__init__(model)
-        self.index = index
 
     @property
     def district(self) -> int:

@@ -33,8 +33,8 @@ def test_sections(text):
 def test_every_agent_class_is_described(text):
     tree = ast.parse((ROOT / "equitysim" / "agents.py").read_text())
     # Agent classes: those deriving from mesa.Agent (helpers such as a private sampler are not agents).
-    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)
-               and any(ast.unparse(b) in ("mesa.Agent", "Agent") for b in n.bases)]
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name != "RowView"
+               and any(ast.unparse(b) in ("mesa.Agent", "Agent", "RowView") for b in n.bases)]
     assert len(classes) >= 5
     missing = [c for c in classes if f"`{c}`" not in text and f"({c})" not in text]
     assert not missing, f"agent classes missing from ODD.md: {missing}"
