@@ -225,3 +225,39 @@ def test_dask_sweep_uses_workers_that_join_after_it_started(twelve, tmp_path):
         E.sweep(f, tmp_path / "grown", backend="dask", address=cluster.scheduler_address, progress=grow)
     assert seen["after"] > 2, f"at most {seen['after']} chunks in flight on 3 workers"
     same_dataset(tmp_path / "grown", ref)
+
+
+def test_dask_gives_up_on_a_chunk_after_allowed_failures_and_resume_finishes(twelve, tmp_path):
+    """With `allowed-failures` 0 a chunk whose worker dies is not rerun: the sweep stops with one
+    line (ExperimentError), the chunks written stay, and `--resume` (here on loky) finishes them."""
+    distributed = need("dask.distributed")
+    import dask
+
+    f, ref = twelve
+    out = tmp_path / "gave-up"
+    killed: dict = {}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        pids = client.run(os.getpid)
+
+        def kill_a_busy_worker(n_runs):
+            if killed:
+                return
+            for _ in range(200):
+                busy = [w for w, keys in client.processing().items() if keys and w in pids]
+                if busy:
+                    break
+                time.sleep(0.02)
+            assert busy
+            killed["pid"] = pids[busy[0]]
+            os.kill(killed["pid"], signal.SIGKILL)
+
+        with pytest.raises(E.ExperimentError, match="lost with every worker.*--resume"):
+            E.sweep(f, out, backend="dask", address=cluster.scheduler_address, progress=kill_a_busy_worker)
+    assert killed
+    assert 1 <= E.status(out)["chunks"] < N_CHUNKS
+    E.sweep(f, out, jobs=1, resume=True)
+    same_dataset(out, ref)

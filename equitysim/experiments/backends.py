@@ -143,15 +143,23 @@ def _is_loopback(address: str) -> bool:
 
 def start_local_ray(cpus: int) -> None:
     """Start the local ray that `--backend ray` without `--address` runs on: `cpus` CPUs, listening
-    on 127.0.0.1 only, no dashboard, a small object store, usage statistics off, and always a new
-    ray of its own (`address="local"`), even where a `ray start` cluster is running."""
+    on 127.0.0.1 only, token authentication (ray keeps its token in ~/.ray/auth_token), no
+    dashboard, a small object store, usage statistics off, and always a new ray of its own
+    (`address="local"`), even where a `ray start` cluster is running."""
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    with _ray_on_loopback():
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING, object_store_memory=RAY_OBJECT_STORE_BYTES,
-                 _node_ip_address="127.0.0.1")
+    # ray turns token authentication on for a new local ray, with a warning saying so on every start
+    said = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = said.level
+    said.setLevel(logging.ERROR)
+    try:
+        with _ray_on_loopback():
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING, object_store_memory=RAY_OBJECT_STORE_BYTES,
+                     _node_ip_address="127.0.0.1")
+    finally:
+        said.setLevel(level)
 
 
 def _execute_ray(work, tasks, jobs, address):
