@@ -31,10 +31,12 @@ class FederalArrays:
 
     @property
     def in_recession(self) -> bool:
+        """A recession is under way."""
         return self.recession_quarters_left > 0
 
     @classmethod
     def initial(cls, actions, par) -> "FederalArrays":
+        """Nothing in force, a supportive administration; law rates by feasibility (per year)."""
         rate = {"certain": par.federal_law_rate_certain, "high": par.federal_law_rate_high,
                 "moderate": par.federal_law_rate_moderate, "low": par.federal_law_rate_low}
         n = len(actions)
@@ -62,6 +64,7 @@ class StateArrays:
 
     @classmethod
     def initial(cls, states, n_policies: int, election_years: np.ndarray) -> "StateArrays":
+        """No policy in force; the baseline climate and pending litigation of the states table."""
         n_s = len(states)
         on = np.zeros((n_s, n_policies), bool)
         climate = states["climate"].to_numpy(float)
@@ -85,6 +88,7 @@ class CoalitionArrays:
 
     @classmethod
     def initial(cls, favorable: np.ndarray, par) -> "CoalitionArrays":
+        """Baseline breadth (broader in favorable states), initial strength, no win yet."""
         n_s = len(favorable)
         breadth = np.full(n_s + 1, par.coalition_baseline_breadth)
         breadth[:-1] += par.coalition_favorable_breadth_bonus * favorable
@@ -112,6 +116,7 @@ class Cells:
         return len(self.district)
 
     def append(self, district, program, phase, fidelity):
+        """Add new cells (dead ones are dropped first)."""
         self.compact()
         self.district = np.concatenate([self.district, district])
         self.program = np.concatenate([self.program, program])
@@ -121,6 +126,7 @@ class Cells:
         self.dead = np.zeros(len(self.district), bool)
 
     def compact(self):
+        """Drop the cells marked dead."""
         if self.dead.any():
             keep = ~self.dead
             for name in self.COLUMNS:
@@ -146,6 +152,7 @@ class DistrictArrays:
 
     @classmethod
     def initial(cls, world, n_programs: int, equity_as_lens: np.ndarray) -> "DistrictArrays":
+        """The world's baseline buy-in and prerequisites; no burnout, no program."""
         n_d, n_k = world.n_districts, n_programs
         return cls(burnout=np.zeros(n_d), buy_in=world.d_buy_in.copy(), prerequisites=world.d_prereq.copy(),
                    equity_as_lens=equity_as_lens, program_wins=np.zeros(n_d, int),
@@ -175,6 +182,7 @@ class OutcomeArrays:
 
     @classmethod
     def initial(cls, n_s: int, n_d: int, n_r: int) -> "OutcomeArrays":
+        """Every modifier and gain at zero (the baseline)."""
         z = np.zeros
         return cls(z(n_d), z(n_r), z(n_s), z(n_s), z(n_d), z(n_d), z(n_s), z(n_d), z(n_s), z(n_d),
                    z((3, n_d)), z((2, n_d)), z(n_d), z(n_d))

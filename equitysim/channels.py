@@ -34,6 +34,7 @@ class FederalChannels:
         return self._effects.get(channel, np.zeros(self._all.shape[0]))
 
     def update(self, action_on: np.ndarray) -> None:
+        """Recompute the channels if the actions in force changed."""
         key = action_on.tobytes()
         if key != self._key:
             v = action_on @ self._all
@@ -44,6 +45,7 @@ class FederalChannels:
             self._key = key
 
     def channel(self, name: str) -> float:
+        """Size of channel `name` of the actions in force (0 if none has it)."""
         return self._channel.get(name, 0.0)
 
 
@@ -78,6 +80,7 @@ class StateChannels:
         self._key = None
 
     def update(self, policy_on: np.ndarray, lock_in: bool) -> None:
+        """Recompute channels, boosts and locks if the policies in force changed."""
         key = policy_on.tobytes()
         if key != self._key:
             v = policy_on @ self._all

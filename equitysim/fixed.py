@@ -41,6 +41,7 @@ class FixedInputs:
 
     @classmethod
     def of(cls, par) -> "FixedInputs":
+        """The inputs, read from the typed parameter values."""
         return cls(**{f.name: getattr(par, f.name) for f in fields(cls)})
 
 

@@ -202,6 +202,7 @@ class EquityModel(mesa.Model):
             self.running = False
 
     def run(self) -> "EquityModel":
+        """Step through every quarter of the scenario (40 for ten years); returns the model."""
         while self.running:
             self.step()
         return self
@@ -238,14 +239,17 @@ class EquityModel(mesa.Model):
     # ------------------------------------------------------------------ what mechanisms share
     @property
     def calendar_year(self) -> int:
+        """Calendar year of the current quarter (year 1 is START_YEAR)."""
         return START_YEAR + self.quarter // 4
 
     @property
     def is_november(self) -> bool:
+        """The fourth quarter of a year: elections are held, the year ends."""
         return self.quarter % 4 == 3
 
     @property
     def in_recession(self) -> bool:
+        """A recession is under way (funding.business_cycle)."""
         return self.federal_arrays.in_recession
 
     def event_now(self, kind: str) -> bool:
@@ -253,6 +257,7 @@ class EquityModel(mesa.Model):
         return any(e.kind == kind and int(round(e.year * 4)) == self.quarter for e in self.spec.events)
 
     def count(self, name: str, n: int = 1):
+        """Add n events to the risk counter `name` (RISK_COUNTS)."""
         self.counts[name] += n
 
     def federal_channel(self, channel: str) -> float:
@@ -288,12 +293,15 @@ class EquityModel(mesa.Model):
         return self.program_table.coverage_of(self.cells.program, self.cells.phase)
 
     def start_cells(self, d: np.ndarray, k: np.ndarray):
+        """Start program k[i] in district d[i] (implementation.start_cells)."""
         implementation.start_cells(self, d, k)
 
     def end_cells(self, pos: np.ndarray, reason: str):
+        """End the active cells at positions `pos` for `reason` (implementation.end_cells)."""
         implementation.end_cells(self, pos, reason)
 
     def family_funds(self, family: str) -> float:
+        """Money for a program family this quarter, $M a year at the world's scale (funding.family_funds)."""
         return funding.family_funds(self, family)
 
     # ------------------------------------------------------------------ views for users and tools
@@ -386,10 +394,12 @@ class EquityModel(mesa.Model):
 
     @property
     def gain_minority(self) -> np.ndarray:
+        """(n_districts,) extra achievement gain of Black and Hispanic students, SD."""
         return self.outcome_arrays.gain_minority
 
     @property
     def grad_minority(self) -> np.ndarray:
+        """(n_districts,) extra graduation gain of Black and Hispanic students, share."""
         return self.outcome_arrays.graduation_minority
 
     def school_enrollment(self) -> np.ndarray:
@@ -401,6 +411,7 @@ class EquityModel(mesa.Model):
         return funding.district_spending_ratio(self)
 
     def school_spending_ratio(self) -> np.ndarray:
+        """(n_schools,) per-pupil spending relative to the state's baseline mean."""
         return outcomes.school_spending_ratio(self)
 
     def school_spending(self) -> np.ndarray:
@@ -412,9 +423,11 @@ class EquityModel(mesa.Model):
         return outcomes.school_teacher_experience(self)
 
     def district(self, i: int) -> District:
+        """The District agent (a view) of district row i."""
         return self.districts[i]
 
     def school(self, i: int) -> School:
+        """The School agent (a view) of school row i."""
         return self.schools[i]
 
     @cached_property

@@ -41,6 +41,7 @@ class RowTable:
     @classmethod
     def build(cls, rows, n_q: int, n_s: int, policy_index: dict, d_state: np.ndarray,
               eligible_by_program: np.ndarray | None = None) -> "RowTable":
+        """The table of a plan's rows (Plan.state_rows or Plan.local_rows) over n_q quarters."""
         n = len(rows)
         n_p = len(policy_index)
         req = np.zeros((n, n_p), bool)
