@@ -16,7 +16,7 @@ import numpy as np
 
 LEVELS = ("federal", "state", "local", "support")
 WHERE = ("all", "favorable", "litigation", "demographic_pressure", "without_adequacy",
-         "broad_coalition", "high_property_tax", "local_successes")
+         "broad_coalition", "local_successes")
 ELIGIBILITY = ("diverse_enrollment", "community_support", "union_cooperation", "principal_leadership")
 FEASIBILITY = ("certain", "high", "moderate", "low")
 # What an effect may act on. "hazard:X" multiplies adoption hazards of policy/program X by

@@ -28,6 +28,7 @@ class FederalArrays:
     law_rate: np.ndarray         # (n_a,) enactment rate per year by feasibility
     supportive: bool = True      # administration supports the roadmap
     recession_quarters_left: int = 0
+    capital: float = 1.0         # the administration's political capital (0-1, mechanisms/capital.py)
 
     @property
     def in_recession(self) -> bool:
@@ -42,7 +43,7 @@ class FederalArrays:
         n = len(actions)
         return cls(action_on=np.zeros(n, bool), action_ever=np.zeros(n, bool),
                    kind=np.array([a.kind for a in actions]), cost_musd=np.array([a.cost_musd for a in actions]),
-                   law_rate=np.array([rate[a.feasibility] for a in actions]))
+                   law_rate=np.array([rate[a.feasibility] for a in actions]), capital=par.capital_initial)
 
 
 @dataclass
@@ -61,9 +62,11 @@ class StateArrays:
     adequacy_progress: np.ndarray  # (n_s,) 0-1 progress toward the adequacy floor
     comparability: np.ndarray      # (n_s,) 0-1 within-district spending comparability enforced
     election_years: np.ndarray     # (n_s, years) calendar years of governor elections (-1 pads)
+    capital: np.ndarray            # (n_s,) 0-1 political capital of the state government
+    opposition: np.ndarray         # (n_s,) 0-1 organised opposition
 
     @classmethod
-    def initial(cls, states, n_policies: int, election_years: np.ndarray) -> "StateArrays":
+    def initial(cls, states, n_policies: int, election_years: np.ndarray, par) -> "StateArrays":
         """No policy in force; the baseline climate and pending litigation of the states table."""
         n_s = len(states)
         on = np.zeros((n_s, n_policies), bool)
@@ -73,7 +76,8 @@ class StateArrays:
                    governor_flipped=np.zeros(n_s, bool),
                    litigation=states["litigation_pending"].to_numpy(bool).copy(),
                    spending_progress=np.zeros(n_s), adequacy_progress=np.zeros(n_s), comparability=np.zeros(n_s),
-                   election_years=election_years)
+                   election_years=election_years, capital=np.full(n_s, par.capital_initial),
+                   opposition=np.zeros(n_s))
 
 
 @dataclass

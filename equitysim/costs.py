@@ -54,10 +54,16 @@ def planned_costs(spec: ScenarioSpec, catalogue: Catalogue | None = None, world=
     fed = np.zeros(n_q)
     for i, a in enumerate(cat.federal_actions):
         fed += a.cost_musd * ((plan.fed_start[i] <= q) & (q < plan.fed_end[i]))
+    from .channels import FUNDING_POLICIES
+    from .params import values
+
+    par = values(spec.param_values())
     policy_cost = {}
     for a in cat.actions:
         if a.level == "state":
             policy_cost[a.policy] = max(policy_cost.get(a.policy, 0.0), a.cost_musd)
+    for name in FUNDING_POLICIES:   # funding equalisation: the registry's cost per state (as the model)
+        policy_cost[name] = max(policy_cost.get(name, 0.0), par.funding_reform_cost_musd)
     states = np.zeros(n_q)
     for policy in {r.action.policy for r in plan.state_rows}:
         rows = [r for r in plan.state_rows if r.action.policy == policy]
@@ -72,8 +78,7 @@ def planned_costs(spec: ScenarioSpec, catalogue: Catalogue | None = None, world=
     for a in cat.actions:
         if a.level == "local":
             base_cost[index[a.policy]] = max(base_cost[index[a.policy]], a.cost_musd)
-    from .params import values
-    fixed = Fixed.get(w, programs, base_cost, values(spec.param_values()))
+    fixed = Fixed.get(w, programs, base_cost, par)
     districts = np.zeros(n_q)
     for k, pr in enumerate(programs):
         rows = [r for r in plan.local_rows if r.index == k]

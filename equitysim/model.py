@@ -33,8 +33,8 @@ from .channels import FederalChannels, StateChannels
 from .fixed import Fixed
 from .measurement import measure as _measure
 from .milestones import milestones_of, value_now
-from .mechanisms import (adoption, backlash, capacity, coalitions, courts, elections, funding, implementation,
-                         outcomes, reflection)
+from .mechanisms import (adoption, backlash, capacity, capital, coalitions, courts, elections, funding,
+                         implementation, opposition, outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
 from .mechanisms.elections import START_YEAR  # noqa: F401 - part of the model's public surface
 from .plan import compile_plan
@@ -140,8 +140,10 @@ class EquityModel(mesa.Model):
         self.federal_arrays = FederalArrays.initial(cat.federal_actions, par)
         self.federal_effects = FederalChannels(cat.federal_actions, self.policies, self.programs)
         years = elections.governor_election_years(self.state_codes, self.spec.years)
-        self.state_arrays = StateArrays.initial(w.states, len(self.policies), years)
+        self.state_arrays = StateArrays.initial(w.states, len(self.policies), years, par)
         self.state_effects = StateChannels(cat.actions, self.policies, self.programs, self.n_states)
+        funding.set_funding_reform_cost(self)
+        self.federal_backlash = np.array([a.backlash for a in cat.federal_actions])
         self.coalition_arrays = CoalitionArrays.initial(w.states["favorable"].to_numpy(), par)
         lens = self.spec.strategy.equity_as_lens
         as_lens = w.d_lens.copy() if lens is None else (init_rng.random(w.n_districts) < lens)
@@ -169,8 +171,10 @@ class EquityModel(mesa.Model):
         else:
             elections.hostile_administration(self, u_fed[:n_a])
         funding.business_cycle(self, self.rng_risk.random())
+        funding.federal_recession_cuts(self)
         coalitions.grow(self)
-        # states: politics, decide and enact, backlash, hostile repeal, funding formulas
+        capital.regenerate(self)
+        # states: politics, decide and enact, backlash, hostile repeal, opposition, funding formulas
         u_state, u_state_adopt = self.rng_risk.random((n_s, n_p + 4)), self.rng_adopt.random((n_s, n_p))
         elections.governor_elections(self, u_state[:, n_p])
         backlash.fade(self)
@@ -178,6 +182,7 @@ class EquityModel(mesa.Model):
         adoption.state_adoption(self, u_state_adopt)
         backlash.state_backlash(self, u_state[:, n_p + 1], u_state[:, :n_p])
         backlash.hostile_repeal(self, u_state[:, n_p + 3])
+        opposition.grow(self)
         funding.state_formulas(self)
         # districts: capacity and turnover, adopt, implement, risks that end programs
         g = self.quarter_rng()
@@ -212,6 +217,7 @@ class EquityModel(mesa.Model):
         milestones due this year."""
         year = self.quarter // 4 + 1
         reflection.reflect(self)
+        capital.wins(self)
         outcomes.accumulate(self)
         m = self.measure()
         m["year"] = year
@@ -259,6 +265,12 @@ class EquityModel(mesa.Model):
     def count(self, name: str, n: int = 1):
         """Add n events to the risk counter `name` (RISK_COUNTS)."""
         self.counts[name] += n
+
+    def support(self, channel: str) -> float:
+        """Strength of a support channel of the plan this quarter, scaled down when the support
+        actions in force cost more than the campaign's budget (funding.support_funding_share)."""
+        value = self.plan.support_at(channel, self.quarter)
+        return value * funding.support_funding_share(self) if value else 0.0
 
     def federal_channel(self, channel: str) -> float:
         """Size of the federal actions in force on `channel`."""

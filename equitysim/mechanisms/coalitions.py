@@ -25,7 +25,7 @@ def grow(m) -> None:
     """One quarter of organizing: breadth toward 1, strength toward its target."""
     par, q, coal = m.par, m.quarter, m.coalition_arrays
     invest = m.spec.strategy.coalition_investment
-    support = min(1.0, par.coalition_support_floor + m.plan.support_at("coalition_growth", q) * par.coalition_support_weight)
+    support = min(1.0, par.coalition_support_floor + m.support("coalition_growth") * par.coalition_support_weight)
     b = coal.breadth
     b += par.coalition_growth * invest * support * DT * (1 - b)
     won = (q - coal.last_win_quarter) < par.coalition_win_memory_quarters

@@ -35,6 +35,6 @@ def national_story_multiplier(m) -> float:
 
 
 def by_phase(stories: np.ndarray, phase1: np.ndarray) -> np.ndarray:
-    """(n_rows, n_s): phase-1 rows are the roadmap's 'achievable victories' and need no proof
-    points (multiplier at least 1); later rows move at the story multiplier."""
+    """(n_rows, n_s): phase-1 rows are the roadmap's 'achievable victories' and go ahead
+    without proof points (multiplier at least 1); later rows move at the story multiplier."""
     return np.where(phase1[:, None], np.maximum(stories, 1.0)[None, :], stories[None, :])

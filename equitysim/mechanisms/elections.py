@@ -6,8 +6,9 @@ political climate that follows from who governs, and superintendent turnover in 
 running reforms.
 
 Reads: federal_flip_prob, governor_flip_prob, hostile_repeal_prob, federal_law_repeal_share,
+hostile_appropriation_cut,
 hostile_event_climate, climate_min, climate_max, coalition_electoral_breadth,
-superintendent_turnover, turnover_program_loss.
+superintendent_turnover, turnover_program_loss, climate_reference.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from importlib import resources
 import numpy as np
 
 from ..numerics import clip, hazard, nonzero
+from . import capital, opposition
 
 START_YEAR = 2027  # roadmap year 1 (assumption: the campaign starts in January 2027)
 PRESIDENTIAL_CYCLE = 4  # years
@@ -47,38 +49,54 @@ def governor_election_years(state_codes, years: int) -> np.ndarray:
 def federal_election(m, u_flip: float) -> None:
     """A presidential election (November of years divisible by four) flips the administration
     with `federal_flip_prob`; the 'hostile_federal' event makes it hostile."""
-    fed = m.federal_arrays
-    if m.is_november and m.calendar_year % PRESIDENTIAL_CYCLE == 0 and u_flip < m.par.federal_flip_prob:
+    fed, par = m.federal_arrays, m.par
+    prob = par.federal_flip_prob
+    if fed.supportive:   # organised opposition makes a favourable administration likelier to lose
+        prob *= opposition.electoral_multiplier(opposition.national(m), par)
+    if m.is_november and m.calendar_year % PRESIDENTIAL_CYCLE == 0 and u_flip < prob:
+        if fed.supportive:
+            capital.federal_election_loss(m)
         fed.supportive = not fed.supportive
         m.count("leadership_changes")
     if m.event_now("hostile_federal") and fed.supportive:
         fed.supportive = False
+        capital.federal_election_loss(m)
         m.count("leadership_changes")
 
 
 def hostile_administration(m, u_repeal: np.ndarray) -> None:
     """A hostile administration rescinds guidance and regulations at once; laws survive unless
-    repealed (a share `federal_law_repeal_share` of the hostile repeal hazard), and locked laws
-    survive. `u_repeal`: one uniform per federal action."""
-    fed = m.federal_arrays
+    repealed (a share `federal_law_repeal_share` of the hostile repeal hazard) or, for
+    appropriations, cut (`hostile_appropriation_cut`); locked laws survive. `u_repeal`: one
+    uniform per federal action."""
+    fed, par = m.federal_arrays, m.par
     locked = m.federal_channel("lock:federal") > 0
     fed.action_on &= (fed.kind == "law")
     if not locked:
-        repeal = fed.action_on & (u_repeal < hazard(m.par.hostile_repeal_prob * m.par.federal_law_repeal_share))
-        fed.action_on &= ~repeal
+        # unlocked laws are repealed; unlocked appropriations (laws with a cost) also cut
+        h = (hazard(par.hostile_repeal_prob * par.federal_law_repeal_share)
+             + hazard(par.hostile_appropriation_cut) * (fed.cost_musd > 0))
+        fed.action_on &= ~(fed.action_on & (u_repeal < h))
 
 
 def governor_elections(m, u_flip: np.ndarray) -> None:
     """Governor elections on the real calendar flip a state's government with
-    `governor_flip_prob`; the 'hostile_states' event flips every leaning-favourable state."""
-    states = m.state_arrays
+    `governor_flip_prob` (raised by organised opposition where the government is favourable to
+    the roadmap; a favourable government voted out loses capital); the 'hostile_states' event
+    flips every leaning-favourable state."""
+    states, par = m.state_arrays, m.par
+    favourable = np.where(states.governor_flipped, 1 - states.climate_baseline, states.climate_baseline) >= par.climate_reference
     if m.is_november:
         elect = (states.election_years == m.calendar_year).any(1)
-        flips = elect & (u_flip < m.par.governor_flip_prob)
+        prob = par.governor_flip_prob * np.where(favourable, opposition.electoral_multiplier(states.opposition, par), 1.0)
+        flips = elect & (u_flip < prob)
         states.governor_flipped ^= flips
+        capital.election_loss(m, flips & favourable)
         m.count("leadership_changes", int(flips.sum()))
     if m.event_now("hostile_states"):
-        states.governor_flipped |= states.climate_baseline > m.par.hostile_event_climate
+        turned = ~states.governor_flipped & (states.climate_baseline > par.hostile_event_climate)
+        states.governor_flipped |= turned
+        capital.election_loss(m, turned)
 
 
 def state_climate(m) -> None:
@@ -86,7 +104,7 @@ def state_climate(m) -> None:
     electorally engaged coalition adds (plan support 'climate'), minus backlash shocks."""
     par, states = m.par, m.state_arrays
     base = np.where(states.governor_flipped, 1 - states.climate_baseline, states.climate_baseline)
-    engaged = (m.coalition_arrays.breadth[:-1] >= par.coalition_electoral_breadth) * m.plan.support_at("climate", m.quarter)
+    engaged = (m.coalition_arrays.breadth[:-1] >= par.coalition_electoral_breadth) * m.support("climate")
     clip(base + engaged + states.climate_shock, par.climate_min, par.climate_max, out=states.climate)
 
 

@@ -5,7 +5,8 @@ money, cut in recessions unless diversified); what a recession does to district 
 programs run as a "program" rather than a lens; and the school-finance formulas that move
 toward progressive and adequate spending while reforms are in force.
 
-Reads: recession_prob, recession_length, recession_budget_cut, recession_program_cut_prob,
+Reads: campaign_budget_musd, funding_reform_cost_musd, recession_federal_cut, federal_budget_musd,
+recession_prob, recession_length, recession_budget_cut, recession_program_cut_prob,
 local_integration_funds_musd, local_general_funds_musd, funding_reform_progressivity,
 funding_reform_weight, adequacy_level, adequacy_margin, formula_decay_share,
 positive_tilt_keep, comparability_adjustment, policy_channel_cap, budget_multiplier_cap,
@@ -16,7 +17,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..channels import FUNDING_POLICIES
 from ..numerics import DT, clip, hazard, nonzero
+
+
+def set_funding_reform_cost(m) -> None:
+    """Funding equalisation costs real state dollars: the funding policies (weighted formula,
+    adequacy standard, property-tax reform) cost `funding_reform_cost_musd` a year per state."""
+    effects = m.state_effects
+    for j, name in enumerate(m.policies):
+        if name in FUNDING_POLICIES:
+            effects.policy_cost[j] = max(effects.policy_cost[j], m.par.funding_reform_cost_musd)
+
+
+def support_funding_share(m) -> float:
+    """Share (0-1) of the support actions in force that the campaign's budget pays for this
+    quarter (every support channel is scaled by it)."""
+    cost = m.plan.cost_by_quarter[min(m.quarter, m.plan.n_q - 1)]
+    budget = m.par.campaign_budget_musd * m.spec.strategy.budget_multiplier
+    return 1.0 if cost <= budget else float(budget / cost)
 
 
 def business_cycle(m, u: float) -> None:
@@ -28,6 +47,21 @@ def business_cycle(m, u: float) -> None:
     elif u < hazard(m.par.recession_prob) or m.event_now("recession"):
         fed.recession_quarters_left = int(round(m.par.recession_length))
         m.count("recessions")
+
+
+def federal_recession_cuts(m) -> None:
+    """In a recession the federal budget for the roadmap shrinks by `recession_federal_cut`; if
+    the appropriations in force cost more, the unlocked ones are cut, the most expensive first."""
+    fed, par = m.federal_arrays, m.par
+    if not fed.in_recession or m.federal_channel("lock:federal") > 0:
+        return
+    budget = par.federal_budget_musd * m.spec.strategy.budget_multiplier * (1 - par.recession_federal_cut)
+    for i in np.argsort(-fed.cost_musd, kind="stable"):
+        if fed.cost_musd[fed.action_on].sum() <= budget:
+            break
+        if fed.action_on[i] and fed.kind[i] == "law" and fed.cost_musd[i] > 0:
+            fed.action_on[i] = False
+            m.count("funding_cuts")
 
 
 def recession_budget_cut(m) -> float:

@@ -3,7 +3,8 @@ pitfalls "weak fidelity wastes a good design" and "constant change burns staff o
 
 A program starts in planning (or past the pilot when the strategy skips pilots) at a fidelity
 set by capacity and the prerequisites, advances phase by phase (weak programs stall), its
-fidelity drifts toward what capacity, prerequisites, plan support and burnout allow, burnout
+fidelity drifts toward what capacity, prerequisites, plan support, technical assistance, burnout
+and leadership attention (more initiatives at once, less for each) allow, burnout
 grows with concurrent programs, and it fails with a hazard that falls with capacity, fidelity,
 technical assistance and pilots.
 
@@ -11,7 +12,7 @@ Reads: burnout_rate, implementation_failure_rate, ta_failure_reduction, pilot_fa
 start_fidelity_prepared, start_fidelity_unprepared, stall_fidelity, stall_prob, rush_base,
 rush_per_pacing, fidelity_unprepared_share, burnout_fidelity_cut, fidelity_adjustment,
 burnout_recovery_idle, burnout_recovery, no_pilot_failure_increase, failure_capacity_offset,
-failure_fidelity_offset, ta_strategy_weight, pacing_risk_offset.
+failure_fidelity_offset, ta_strategy_weight, pacing_risk_offset, ta_fidelity_gain, attention_cost.
 """
 
 from __future__ import annotations
@@ -75,13 +76,24 @@ def fidelity_and_burnout(m) -> np.ndarray:
     rushed = par.rush_base - par.rush_per_pacing * strat.pacing   # less time for training and design
     d = cells.district
     cell_capacity = m.quarter_capacity.at(d)
-    target = (cell_capacity * np.where(dist.prerequisites[d], 1.0, par.fidelity_unprepared_share) * rushed
-              * (1 + m.plan.support_at("fidelity", m.quarter)) * (1 - par.burnout_fidelity_cut * dist.burnout[d]))
-    cells.fidelity += (clip(target, 0, 1) - cells.fidelity) * par.fidelity_adjustment
     n_active = np.bincount(d, minlength=m.world.n_districts)
+    attention = 1 + par.attention_cost * np.maximum(n_active[d] - 1, 0)   # limited leadership attention
+    target = (cell_capacity * np.where(dist.prerequisites[d], 1.0, par.fidelity_unprepared_share) * rushed
+              * (1 + m.support("fidelity")) * (1 + par.ta_fidelity_gain * technical_assistance(m)[d])
+              * (1 - par.burnout_fidelity_cut * dist.burnout[d]) / attention)
+    cells.fidelity += (clip(target, 0, 1) - cells.fidelity) * par.fidelity_adjustment
     dist.burnout += (par.burnout_rate * n_active - par.burnout_recovery_idle * (n_active == 0) - par.burnout_recovery) * DT
     clip(dist.burnout, 0, 1, out=dist.burnout)
     return cell_capacity
+
+
+def technical_assistance(m) -> np.ndarray:
+    """(n_d,) technical assistance (0-1) each district gets: the strategy's, federal and plan TA,
+    and its state's (e.g. independent commissions)."""
+    par = m.par
+    state = m.state_effects_now().channels.get("ta", np.zeros(m.n_states))
+    national = m.spec.strategy.technical_assistance * par.ta_strategy_weight + m.federal_channel("ta") + m.support("ta")
+    return np.minimum(1.0, national + state[m.world.d_state])
 
 
 def failures(m, u: np.ndarray, lo, cell_capacity: np.ndarray) -> np.ndarray:
@@ -90,8 +102,7 @@ def failures(m, u: np.ndarray, lo, cell_capacity: np.ndarray) -> np.ndarray:
     program's uniform `u` (claims [lo, lo + hazard)); returns the new `lo`."""
     par, cells, dist = m.par, m.cells, m.district_arrays
     strat = m.spec.strategy
-    ta = min(1.0, strat.technical_assistance * par.ta_strategy_weight + m.federal_channel("ta")
-             + m.plan.support_at("ta", m.quarter))
+    ta = technical_assistance(m)[cells.district]
     pilots = par.pilot_failure_reduction if strat.pilot_first else -par.no_pilot_failure_increase
     rate = (par.implementation_failure_rate * (1 - par.ta_failure_reduction * ta)
             * (1 - pilots)

@@ -16,10 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def data_quality(m) -> float:
-    """Probability (0-1) that a real win shows in a district's data."""
-    par, q = m.par, m.quarter
-    return min(1.0, par.data_quality_base + m.plan.support_at("data", q) + m.federal_channel("data") * par.federal_data_weight)
+def data_quality(m) -> np.ndarray:
+    """(n_d,) probability (0-1) that a real win shows in a district's data: plan, federal and
+    state data work (e.g. sunset reviews) sharpen it."""
+    par = m.par
+    state = m.state_effects_now().channels.get("data", np.zeros(m.n_states))
+    national = par.data_quality_base + m.support("data") + m.federal_channel("data") * par.federal_data_weight
+    return np.minimum(1.0, national + state[m.world.d_state] * par.federal_data_weight)
 
 
 def reflect(m) -> None:
@@ -33,14 +36,14 @@ def reflect(m) -> None:
     good = np.zeros(w.n_districts, bool)
     good[cells.district[eff > par.reflect_win_threshold * par.reflect_win_scale]] = True
     cand = np.flatnonzero(good)
-    win_d = cand[g.random(len(cand)) < quality]
+    win_d = cand[g.random(len(cand)) < quality[cand]]
     dist.program_wins[win_d] += 1
     dist.buy_in[win_d] = np.minimum(dist.buy_in[win_d] + par.win_buy_in_gain, 1)
     win = np.zeros(w.n_districts, bool)
     win[win_d] = True
     f = win[cells.district]
     cells.fidelity[f] = np.minimum(cells.fidelity[f] + par.win_fidelity_gain, 1)
-    stories = par.story_base + m.plan.support_at("stories", q)
+    stories = par.story_base + m.support("stories")
     n_s = np.bincount(w.d_state, minlength=m.n_states)
     wins_s = np.bincount(w.d_state[win_d], minlength=m.n_states)
     coal.win_share = np.minimum(1, wins_s / (par.state_win_reference_share * n_s + 1) * stories)
