@@ -8,10 +8,18 @@ decision. Agents act in stages (`agents.do("stage")`), so that, as in the vector
 agent of a stage sees the state at the start of that stage; where the order matters (who is funded
 first) agents are shuffled.
 
-    quarter: federal -> business cycle -> coalitions -> states (politics, adoption, backlash,
-             hostile repeal, funding formula) -> districts (capacity and turnover, adoption,
-             budgets, implementation and risks) -> outcome modifiers
-    year end: reflect on results -> schools and districts accumulate outcomes -> measure
+    quarter: federal (election, enactment or hostile repeal) -> business cycle -> federal
+             recession cuts -> coalitions -> political capital recovers -> states (politics,
+             adoption, backlash, hostile repeal, opposition, funding formula) -> districts
+             (capacity and turnover, adoption, budgets, implementation and risks) -> outcome
+             modifiers
+    year end: reflect on results -> wins add capital -> schools and districts accumulate
+              outcomes -> measure
+
+Adoption is behaviour, never a plan's pace: a pushed action's hazard is the push rate x the
+effort (diminishing returns) x climate, coalition, proof points, diffusion, boosts, constituency,
+opposition drag, and for governments political capital and agenda crowding, for districts
+capacity and size; the catalogue's targets are not read here.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ class Federal(mesa.Agent):
     def __init__(self, model):
         super().__init__(model)
         self.supportive = True
+        self.capital = model.p["capital_initial"]   # the administration's political capital (0-1)
         self.on = {a.id: False for a in model.catalogue.federal_actions}
         self.ever = dict(self.on)
         self._channels = {}   # a cache: channel -> size, cleared by set()
@@ -64,34 +73,81 @@ class Federal(mesa.Agent):
                                        for e in a.effects if e.channel == name)
         return self._channels[name]
 
+    def lose_election(self):
+        self.capital *= self.model.p["capital_election_keep"]
+
     def step(self):
         m, p, q, rnd = self.model, self.model.p, self.model.quarter, self.model.random.random
-        if m.is_november and m.calendar_year % 4 == 0 and rnd() < p["federal_flip_prob"]:
+        # organised opposition makes a favourable administration likelier to lose
+        flip_p = p["federal_flip_prob"] * ((1 + p["opposition_electoral_weight"] * m.national_opposition()) if self.supportive else 1.0)
+        if m.is_november and m.calendar_year % 4 == 0 and rnd() < flip_p:
+            if self.supportive:
+                self.lose_election()
             self.supportive = not self.supportive
             m.counts["leadership_changes"] += 1
         if m.event_now("hostile_federal") and self.supportive:
             self.supportive = False
+            self.lose_election()
             m.counts["leadership_changes"] += 1
         actions = m.catalogue.federal_actions
         if not self.supportive:
             locked = self.channel("lock:federal") > 0
-            for a in actions:   # guidance and regulations rescinded; unlocked laws may be repealed
-                if self.on[a.id] and (a.kind != "law" or (not locked and rnd() < hazard(p["hostile_repeal_prob"] * p["federal_law_repeal_share"]))):
+            # guidance and regulations rescinded; unlocked laws may be repealed, unlocked appropriations cut
+            for a in actions:
+                if not self.on[a.id]:
+                    continue
+                if a.kind != "law":
                     self.set(a.id, False)
+                elif not locked:
+                    h = hazard(p["hostile_repeal_prob"] * p["federal_law_repeal_share"])
+                    if a.cost_musd > 0:
+                        h += hazard(p["hostile_appropriation_cut"])
+                    if rnd() < h:
+                        self.set(a.id, False)
             return
+        window = [i for i, a in enumerate(actions) if m.plan.fed_start[i] <= q < m.plan.fed_end[i] and not self.on[a.id]]
+        if not window:
+            return
+        n_laws = sum(1 for i in window if actions[i].kind == "law")
         stories = p["story_floor"] + p["success_story_weight"] * m.national_win_share
         coalition = (m.national_coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
+        crowding = self.capital / (1 + p["agenda_crowding"] * max(n_laws - 1, 0))
+        drag = math.exp(-p["opposition_drag"] * m.national_opposition())
         budget = p["federal_budget_musd"] * m.spec.strategy.budget_multiplier
+        if m.recession_left > 0:
+            budget *= 1 - p["recession_federal_cut"]
         rates = {"certain": p["federal_law_rate_certain"], "high": p["federal_law_rate_high"], "moderate": p["federal_law_rate_moderate"],
                  "low": p["federal_law_rate_low"]}
         take = []
-        for i, a in enumerate(actions):
-            if m.plan.fed_start[i] <= q < m.plan.fed_end[i] and not self.on[a.id]:
-                if a.kind != "law" or rnd() < hazard(rates[a.feasibility] * m.plan.fed_intensity[i] * stories * coalition * m.pace):
-                    take.append(a)
+        for i in window:
+            a = actions[i]
+            if a.kind != "law" or rnd() < hazard(rates[a.feasibility] * m.effort(m.plan.fed_intensity[i] * m.pace)
+                                                  * stories * coalition * crowding * drag):
+                take.append(a)
         for a in take:   # the federal budget caps what can be in force
             if sum(b.cost_musd for b in actions if self.on[b.id]) + a.cost_musd <= budget:
                 self.set(a.id, True)
+                if a.kind == "law":   # a law spends the administration's capital by its weight
+                    self.capital = max(0.0, self.capital - p["capital_enactment_cost"] * max(a.backlash, p["capital_min_weight"]))
+
+    def recession_cuts(self):
+        """In a recession the roadmap's federal budget shrinks; unlocked appropriations are cut,
+        the most expensive first, until what is in force fits."""
+        m, p = self.model, self.model.p
+        if m.recession_left <= 0 or self.channel("lock:federal") > 0:
+            return
+        actions = m.catalogue.federal_actions
+        budget = p["federal_budget_musd"] * m.spec.strategy.budget_multiplier * (1 - p["recession_federal_cut"])
+        for a in sorted(actions, key=lambda a: -a.cost_musd):   # stable: catalogue order among equal costs
+            if sum(b.cost_musd for b in actions if self.on[b.id]) <= budget:
+                break
+            if self.on[a.id] and a.kind == "law" and a.cost_musd > 0:
+                self.set(a.id, False)
+                m.counts["funding_cuts"] += 1
+
+    def regenerate(self):
+        p = self.model.p
+        self.capital += p["capital_regeneration"] * DT * (1 + p["capital_breadth_weight"] * self.model.national_coalition.breadth) * (1 - self.capital)
 
 
 class Coalition(mesa.Agent):
@@ -126,6 +182,8 @@ class State(mesa.Agent):
         self._channels = {}   # a cache: channel -> size, cleared by set()
         self.spend_progress = self.adequacy_progress = self.comparability = 0.0
         self.win_share = 0.0
+        self.capital = model.p["capital_initial"]   # political capital of the state government (0-1)
+        self.opposition = 0.0                      # organised opposition (0-1)
         self.districts: list[District] = []
         self.coalition: Coalition = None
         self.neighbours: list[State] = []
@@ -148,68 +206,114 @@ class State(mesa.Agent):
             return False
         return self.channel("lock:state") >= 1 or (self.channel("lock:funding") > 0 and policy in FUNDING_POLICIES)
 
-    def politics(self):
-        m = self.model
-        if m.is_november and m.calendar_year in self.elections and m.random.random() < m.p["governor_flip_prob"]:
-            self.flipped = not self.flipped
-            m.counts["leadership_changes"] += 1
-        if m.event_now("hostile_states") and self.climate0 > m.p["hostile_event_climate"]:
-            self.flipped = True
+    def constituency(self) -> float:
+        """Beneficiaries of the reforms in force: popular reforms (low backlash weight) count most."""
+        return sum(1 - self.model.policy_backlash[j] for j, on in self.on.items() if on)
+
+    def favourable_government(self) -> bool:
         base = 1 - self.climate0 if self.flipped else self.climate0
-        engaged = (self.coalition.breadth >= m.p["coalition_electoral_breadth"]) * m.support("climate")
-        self.shock *= m.p["climate_shock_decay"]
-        self.climate = clip(base + engaged + self.shock, m.p["climate_min"], m.p["climate_max"])
+        return base >= self.model.p["climate_reference"]
+
+    def politics(self):
+        m, p = self.model, self.model.p
+        if m.is_november and m.calendar_year in self.elections:
+            favourable = self.favourable_government()
+            flip_p = p["governor_flip_prob"] * ((1 + p["opposition_electoral_weight"] * self.opposition) if favourable else 1.0)
+            if m.random.random() < flip_p:
+                self.flipped = not self.flipped
+                m.counts["leadership_changes"] += 1
+                if favourable:   # a favourable government voted out
+                    self.capital *= p["capital_election_keep"]
+        if m.event_now("hostile_states") and not self.flipped and self.climate0 > p["hostile_event_climate"]:
+            self.flipped = True
+            self.capital *= p["capital_election_keep"]
+        base = 1 - self.climate0 if self.flipped else self.climate0
+        engaged = (self.coalition.breadth >= p["coalition_electoral_breadth"]) * m.support("climate")
+        self.shock *= p["climate_shock_decay"]
+        self.climate = clip(base + engaged + self.shock, p["climate_min"], p["climate_max"])
+
+    def regenerate(self):
+        p = self.model.p
+        self.capital += p["capital_regeneration"] * DT * (1 + p["capital_breadth_weight"] * self.coalition.breadth) * (1 - self.capital)
 
     def decide(self):
         """Which policies this state adopts this quarter (applied in `enact`, after every state
-        has decided on the same start-of-stage state)."""
+        has decided on the same start-of-stage state). A pushed policy's yearly rate: push rate x
+        effort x climate x coalition x capital and agenda crowding x opposition drag x
+        constituency x proof points x neighbours x boosts (x litigation for funding policies)."""
         m, p = self.model, self.model.p
+        rows = [row for row in m.state_rows if row.eligible is not None and row.eligible[self.index]]
+        n_pushed = len({row.policy for row in rows})   # distinct policies pushed at once here
         climate_mult = (self.climate / p["climate_reference"]) ** p["climate_exponent"]
         coal_mult = (self.coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
+        crowding = self.capital / (1 + p["agenda_crowding"] * max(n_pushed - 1, 0))
+        drag = math.exp(-p["opposition_drag"] * self.opposition)
+        constituency = 1 + p["constituency_effect"] * self.constituency()
         stories = p["story_floor"] + p["success_story_weight"] * max(self.win_share, m.national_win_share / 2)
         lit = p["litigation_pressure"] if self.litigation else 1.0
         rate = dict.fromkeys(m.policies, 0.0)
-        for row in m.state_rows:   # rows pushing a policy this quarter, with their pace (model.plan_state_rows)
+        for row in rows:   # rows pushing a policy here this quarter (model.plan_state_rows)
             j = row.policy
-            if not (row.base_rate > 0 and row.eligible[self.index]):
-                continue
             neighbours = sum(s.on[j] for s in self.neighbours) / max(len(self.neighbours), 1)
-            r = (row.base_rate * climate_mult * coal_mult * (max(stories, 1.0) if row.phase1 else stories)
+            r = (p["state_push_rate"] * m.effort(row.intensity * m.pace)
+                 * climate_mult * coal_mult * crowding * drag * constituency
+                 * (max(stories, 1.0) if row.phase1 else stories)
                  * (1 + p["diffusion_neighbor_weight"] * neighbours)
-                 * (1 + m.federal.channel(f"hazard:{j}") + self.channel(f"hazard:{j}")) * row.intensity * m.pace)
+                 * (1 + m.federal.channel(f"hazard:{j}") + m.support(f"hazard:{j}") + self.channel(f"hazard:{j}")))
             rate[j] = max(rate[j], r * lit if j in LITIGATED else r)
-        for j, mult in (("funding_bill", p["background_funding_bill_multiplier"]), ("weighted_funding", 1.0)):   # historical background rates
+        # historical background rates without any campaign
+        for j, r in (("funding_bill", p["background_state_reform_rate"] * p["background_funding_bill_multiplier"] * climate_mult * lit),
+                     ("weighted_funding", p["background_state_reform_rate"] * climate_mult * lit),
+                     ("discipline_mandate", p["background_discipline_rate"] * climate_mult)):
             if j in rate and not self.on[j]:
-                rate[j] = max(rate[j], p["background_state_reform_rate"] * mult * climate_mult * lit)
+                rate[j] = max(rate[j], r)
         self.adopting = [j for j in m.policies if m.random.random() < hazard(rate[j])]
 
     def enact(self):
+        p = self.model.p
+        spent = 0.0
         for j in self.adopting:
             self.set(j, True)
-            if j == "litigation":
-                self.litigation = True
+            spent += max(self.model.policy_backlash[j], p["capital_min_weight"]) * p["capital_enactment_cost"]
+        if self.adopting:
+            self.capital = clip(self.capital - spent, 0.0, 1.0)
+        if self.channel("litigation") > 0:   # litigation filed keeps pressure on
+            self.litigation = True
 
-    def backlash(self):
+    def visibility(self) -> float:
+        """Contested policies in force plus visible program coverage per diverse district, capped,
+        times plan support."""
         m, p = self.model, self.model.p
         vis_policy = sum(m.policy_backlash[j] for j, on in self.on.items() if on)
         vis_prog = sum(m.coverage(k, prog.phase) * m.programs[k].visible for d in self.districts for k, prog in d.programs.items())
         diverse = max(sum(d.any_eligible for d in self.districts), 1)
-        visibility = (clip(vis_policy * p["backlash_policy_visibility_weight"] + vis_prog / diverse * p["backlash_program_visibility_weight"],
-                           0, p["backlash_visibility_max"]) * max(p["backlash_visibility_support_floor"], 1 + m.support("visibility")))
-        damping = 1 - clip(p["backlash_coalition_damping"] * self.coalition.breadth + m.support("backlash_damping"), 0, p["backlash_damping_max"])
-        if not m.random.random() < hazard(p["backlash_rate"] * visibility * (p["pacing_risk_offset"] + m.spec.strategy.pacing) * damping):
+        return (clip(vis_policy * p["backlash_policy_visibility_weight"] + vis_prog / diverse * p["backlash_program_visibility_weight"],
+                     0, p["backlash_visibility_max"]) * max(p["backlash_visibility_support_floor"], 1 + m.support("visibility")))
+
+    def damping(self) -> float:
+        p = self.model.p
+        return 1 - clip(p["backlash_coalition_damping"] * self.coalition.breadth + self.model.support("backlash_damping"), 0, p["backlash_damping_max"])
+
+    def backlash(self):
+        m, p = self.model, self.model.p
+        rate = (p["backlash_rate"] * self.visibility() * (p["pacing_risk_offset"] + m.spec.strategy.pacing) * self.damping()
+                * (1 + p["opposition_backlash_weight"] * self.opposition))
+        if not m.random.random() < hazard(rate):
             return
         m.counts["backlash_events"] += 1
         self.shock -= p["backlash_climate_hit"]
         self.coalition.strength *= p["backlash_strength_keep"]
-        repeal_p = p["backlash_repeal_prob"] * (1 - min(m.support("backlash_repeal_cut"), p["backlash_repeal_cut_max"]))
+        self.capital = max(self.capital - p["capital_backlash_loss"], 0.0)
+        against = 1 + p["opposition_repeal_weight"] * self.opposition
+        repeal_p = (p["backlash_repeal_prob"] * (1 - min(m.support("backlash_repeal_cut"), p["backlash_repeal_cut_max"]))
+                    * against / (1 + p["constituency_effect"] * self.constituency()))
         locked = {j: self.locked(j) for j in self.on}
         for j in m.policies:   # unlocked, visible policies may be repealed
             if self.on[j] and m.policy_backlash[j] >= p["backlash_repeal_min_weight"] and not locked[j] and m.random.random() < repeal_p:
                 self.set(j, False)
         for d in self.districts:   # visible programs stall, or are reversed where weakly rooted
             for k in list(d.programs):
-                if m.random.random() < p["backlash_reversal_share"] * m.programs[k].visible:
+                if m.random.random() < p["backlash_reversal_share"] * against * m.programs[k].visible:
                     if d.programs[k].fid < p["rooted_fidelity"]:
                         d.end(k, "reversed")
                     else:
@@ -220,8 +324,23 @@ class State(mesa.Agent):
         if self.climate >= m.p["hostile_climate"]:
             return
         unlocked = [j for j in m.policies if self.on[j] and not self.locked(j)]
-        if unlocked and m.random.random() < hazard(m.p["hostile_repeal_prob"]):
+        if unlocked and m.random.random() < hazard(m.p["hostile_repeal_prob"]) / (1 + m.p["constituency_effect"] * self.constituency()):
             self.set(m.random.choice(unlocked), False)
+
+    def grow_opposition(self):
+        """Organised opposition grows with visibility and the contested rows pushed here, faster
+        with fast pacing and race-conscious designs, damped by coalition breadth; it decays slowly."""
+        m, p, s = self.model, self.model.p, self.model.spec.strategy
+        pushed = sum(row.row.action.backlash * m.effort(row.intensity * m.pace) for row in m.state_rows + m.local_rows
+                     if row.row.start_q <= m.quarter < row.row.end_q and row.row.mask[self.index])
+        pushed = p["opposition_push_weight"] * (pushed + m.plan.support_backlash_at(m.quarter))
+        race = 1 + p["race_conscious_opposition"] * (s.legal_design == "race_conscious")
+        drive = (self.visibility() + pushed) * (p["pacing_risk_offset"] + s.pacing) * race * self.damping()
+        O = self.opposition
+        self.opposition = clip(O + (p["opposition_growth"] * drive * (1 - O) - p["opposition_decay"] * O) * DT, 0.0, 1.0)
+
+    def add_win_capital(self):
+        self.capital = clip(self.capital + self.model.p["capital_win_gain"] * self.win_share, 0.0, 1.0)
 
     def funding(self):
         m, p = self.model, self.model.p
@@ -302,8 +421,10 @@ class District(mesa.Agent):
     def capacity_and_turnover(self):
         m, p, s = self.model, self.model.p, self.model.spec.strategy
         cut = p["recession_budget_cut"] * (1 - s.funding_diversification) if m.recession_left > 0 else 0.0
+        # the money school-finance reform has brought (spending now over baseline) adds budget room
+        reform = (self.spending_ratio() / (1 + self.tilt)) ** p["budget_spending_elasticity"]
         budget = (clip(p["budget_base"] + self.tilt * p["budget_tilt_slope"], p["budget_min"], p["budget_max"]) * (1 - cut)
-                  * min(s.budget_multiplier, p["budget_multiplier_cap"]) ** p["budget_capacity_exponent"])
+                  * min(s.budget_multiplier, p["budget_multiplier_cap"]) ** p["budget_capacity_exponent"] * reform)
         self.buy_in = clip(self.buy_in + m.support("community_support") * p["community_support_buy_in_gain"], 0, 1)
         time, buy = clip(1 - self.burnout, p["capacity_time_min"], 1), clip(self.buy_in * s.buy_in_multiplier, p["capacity_buy_in_min"], 1)
         self.capacity = (budget * time * buy) ** (1 / 3)
@@ -318,11 +439,15 @@ class District(mesa.Agent):
 
     def adopt(self):
         """Wish to start each program this district is eligible for, with the hazard of the rows
-        pushing it (the largest) or the background rate; the model funds the wishes."""
+        pushing it (the largest) or the background rate; the model funds the wishes. A pushed
+        program's yearly rate: push rate x effort x climate x coalition x opposition drag x
+        constituency x proof points x boosts x capacity x regional peers (x size for integration)."""
         m, p = self.model, self.model.p
         st = self.state
         climate_mult = (st.climate / p["climate_reference"]) ** p["climate_exponent"]
         coal_mult = (st.coalition.strength / p["coalition_strength_reference"]) ** p["coalition_weight"]
+        drag = math.exp(-p["opposition_drag"] * st.opposition)
+        constituency = 1 + p["constituency_effect"] * st.constituency()
         cap_mult = (self.capacity / p["capacity_reference"]) ** p["capacity_weight"]
         stories = p["story_floor"] + p["success_story_weight"] * max(st.win_share, m.national_win_share / 2)
         for k, prog in enumerate(m.programs):
@@ -336,14 +461,24 @@ class District(mesa.Agent):
                 if not all(self.condition(c) for c in row.conditions):
                     continue
                 peers = m.region_active[self.region][k] / m.region_size[self.region]
-                r = (row.base_rate * climate_mult * coal_mult * cap_mult * (max(stories, 1.0) if row.phase1 else stories)
+                effort = row.intensity * m.pace
+                # NB: the fast model (adoption._row_rates) multiplies by the effort twice: once with
+                # diminishing returns and once more linearly (`* effort` below); kept here to match.
+                r = (p["district_push_rate"] * m.effort(effort)
+                     * climate_mult * coal_mult * drag * constituency * cap_mult * (max(stories, 1.0) if row.phase1 else stories)
                      * (1 + p["diffusion_neighbor_weight"] * peers)
-                     * (1 + m.federal.channel(f"hazard:{prog.id}") + st.channel(f"hazard:{prog.id}")) * row.intensity * m.pace)
+                     * (1 + m.federal.channel(f"hazard:{prog.id}") + st.channel(f"hazard:{prog.id}")) * effort)
                 if prog.family == "integration":   # larger districts have the central office for it
                     r *= (self.enroll / m.median_enroll) ** p["size_adoption_elasticity"]
                 rate = max(rate, r)
             if m.random.random() < hazard(rate):
                 m.wishes.append((self, k))
+
+    def technical_assistance(self) -> float:
+        """The strategy's, federal, plan and state technical assistance (0-1)."""
+        m, p, s = self.model, self.model.p, self.model.spec.strategy
+        return min(1.0, s.technical_assistance * p["ta_strategy_weight"] + m.federal.channel("ta") + m.support("ta")
+                   + self.state.channel("ta"))
 
     def implement(self):
         m, p, s = self.model, self.model.p, self.model.spec.strategy
@@ -355,14 +490,15 @@ class District(mesa.Agent):
                     prog.qin = 0
                     self.reached[k] = max(self.reached[k], prog.phase)
         rushed = p["rush_base"] - p["rush_per_pacing"] * s.pacing
+        ta = self.technical_assistance()
+        n = len(self.programs)
+        attention = 1 + p["attention_cost"] * max(n - 1, 0)   # limited leadership attention
         target = clip(self.capacity * (1.0 if self.prereq else p["fidelity_unprepared_share"]) * rushed * (1 + m.support("fidelity"))
-                      * (1 - p["burnout_fidelity_cut"] * self.burnout), 0, 1)
+                      * (1 + p["ta_fidelity_gain"] * ta) * (1 - p["burnout_fidelity_cut"] * self.burnout) / attention, 0, 1)
         for prog in self.programs.values():
             prog.fid += (target - prog.fid) * p["fidelity_adjustment"]
-        n = len(self.programs)
         self.burnout = clip(self.burnout + (p["burnout_rate"] * n - p["burnout_recovery_idle"] * (n == 0) - p["burnout_recovery"]) * DT, 0, 1)
         # Competing risks: one uniform per program, each risk claims a slice of it.
-        ta = min(1.0, s.technical_assistance * p["ta_strategy_weight"] + m.federal.channel("ta") + m.support("ta"))
         race = s.legal_design == "race_conscious"
         for k in list(self.programs):
             prog, u = self.programs[k], m.random.random()
@@ -419,7 +555,8 @@ class District(mesa.Agent):
         """A visibly effective program is a public win, if the data show it."""
         m = self.model
         best = max((self.effect(k) for k in self.programs), default=0.0)
-        if best > m.p["reflect_win_threshold"] * m.p["reflect_win_scale"] and m.random.random() < m.data_quality:
+        quality = min(1.0, m.data_quality + self.state.channel("data") * m.p["federal_data_weight"])
+        if best > m.p["reflect_win_threshold"] * m.p["reflect_win_scale"] and m.random.random() < quality:
             self.program_wins += 1
             self.buy_in = min(self.buy_in + m.p["win_buy_in_gain"], 1)
             for prog in self.programs.values():
@@ -498,7 +635,8 @@ class School(mesa.Agent):
 
 
 class Row:
-    """A plan row and its pace this quarter (computed by the model before agents act)."""
+    """A plan row and where it pushes this quarter (computed by the model before agents act);
+    its target is never read (targets are milestones, for evaluation only)."""
 
     def __init__(self, row, model, local):
         self.row, self.intensity, self.phase1 = row, row.intensity, row.action.phase == 1
@@ -506,7 +644,7 @@ class Row:
             self.program, self.conditions = row.index, row.action.eligibility
         else:
             self.policy = model.policies[row.index]
-        self.base_rate, self.states, self.eligible = 0.0, None, None
+        self.states, self.eligible = None, None
 
 
 class ReferenceModel(mesa.Model):
@@ -531,6 +669,9 @@ class ReferenceModel(mesa.Model):
                 self.policy_backlash[a.policy] = max(self.policy_backlash[a.policy], a.backlash)
                 for e in a.effects:
                     self.policy_effect[a.policy][e.channel] = max(self.policy_effect[a.policy].get(e.channel, 0.0), e.size)
+        for j in FUNDING_POLICIES:   # funding equalisation costs real state dollars
+            if j in self.policy_cost:
+                self.policy_cost[j] = max(self.policy_cost[j], self.p["funding_reform_cost_musd"])
         self.program_cost = [0.0] * len(self.programs)
         for a in self.catalogue.actions:
             if a.level == "local":
@@ -586,6 +727,9 @@ class ReferenceModel(mesa.Model):
             sc = School(self, s_, w, d)
             d.schools.append(sc)
             self.schools.append(sc)
+        for state in self.states:
+            state.enroll = sum(d.enroll for d in state.districts)
+        self.total_enroll = sum(state.enroll for state in self.states)
         for sc in self.schools:
             sc.baseline()
         for d in self.districts:
@@ -608,11 +752,25 @@ class ReferenceModel(mesa.Model):
         return any(e.kind == kind and int(round(e.year * 4)) == self.quarter for e in self.spec.events)
 
     def support(self, channel: str) -> float:
-        """Strength of a support channel this quarter (from the plan)."""
+        """Strength of a support channel this quarter (from the plan), scaled down when the
+        support actions in force cost more than the campaign's budget."""
         if self._support_q != self.quarter:
-            self._supports = {c: self.plan.support_at(c, self.quarter) for c in self.plan.support}
-            self._support_q = self.quarter
+            q = self.quarter
+            cost = self.plan.cost_by_quarter[min(q, self.plan.n_q - 1)]
+            budget = self.p["campaign_budget_musd"] * self.spec.strategy.budget_multiplier
+            share = 1.0 if cost <= budget else budget / cost
+            self._supports = {c: self.plan.support_at(c, q) * share for c in self.plan.support}
+            self._support_q = q
         return self._supports.get(channel, 0.0)
+
+    def effort(self, effort: float) -> float:
+        """Push multiplier of a campaign effort (1 at effort 1), with diminishing returns."""
+        sat = self.p["effort_saturation"]
+        return (1 - math.exp(-effort / sat)) / (1 - math.exp(-1 / sat))
+
+    def national_opposition(self) -> float:
+        """Enrollment-weighted mean of the states' organised opposition."""
+        return sum(st.opposition * st.enroll for st in self.states) / self.total_enroll
 
     def coverage(self, k: int, phase: int) -> float:
         return float(self.programs[k].phase_coverage[phase])
@@ -624,43 +782,44 @@ class ReferenceModel(mesa.Model):
             return state.win_share > 0
         return True
 
+    def state_budget(self) -> float:
+        """Each state's equity budget this quarter, $M a year (cut in recessions unless diversified)."""
+        p, st = self.p, self.spec.strategy
+        budget = p["state_budget_musd"] * st.budget_multiplier
+        if self.recession_left > 0:
+            budget *= 1 - p["recession_budget_cut"] * (1 - st.funding_diversification)
+        return budget
+
     def plan_state_rows(self):
-        """Each row's pace this quarter: what is still needed over the states it can move."""
-        p, q = self.p, self.quarter
-        budget = p["state_budget_musd"] * self.spec.strategy.budget_multiplier
+        """Which states each row active this quarter pushes its policy in (eligible: the row's
+        states, requirements in force, not yet in force, affordable within the state's budget)."""
+        q = self.quarter
+        budget = self.state_budget()
         for r in self.state_rows:
             row, j = r.row, r.policy
-            r.base_rate = 0.0
+            r.eligible = None
             if not (row.start_q <= q < row.end_q):
                 continue
             r.eligible = [bool(row.mask[s.index]) and self.where_ok(row, s) and all(s.on[x] for x in row.action.requires)
-                          and not s.on[j] and budget - sum(self.policy_cost[x] for x, on in s.on.items() if on) >= row.action.cost_musd
+                          and not s.on[j] and budget - sum(self.policy_cost[x] for x, on in s.on.items() if on) >= self.policy_cost[j]
                           for s in self.states]
-            need = max(row.target - sum(s.on[j] for s in self.states if row.mask[s.index]), 0.0)
-            n_el = sum(r.eligible)
-            if need > 0 and n_el:
-                r.base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / n_el * 4
 
     def plan_local_rows(self):
-        p, q = self.p, self.quarter
+        """The rows active this quarter for each program, with the states they push it in, and
+        the programs running in each region (peers)."""
+        q = self.quarter
         n_k = len(self.programs)
         self.region_active = [[0] * n_k for _ in self.region_size]
         for d in self.districts:
             for k in d.programs:
                 self.region_active[d.region][k] += 1
+        active = []
         for r in self.local_rows:
-            row, k = r.row, r.program
-            r.base_rate = 0.0
-            if not (row.start_q <= q < row.end_q):
-                continue
-            r.states = [bool(row.mask[s.index]) and self.where_ok(row, s) for s in self.states]
-            n_el = sum(1 for st in self.states if r.states[st.index] for d in st.districts
-                       if d.can[k] and k not in d.programs and q - d.ended[k] >= p["readoption_lockout_quarters"] and all(d.condition(c) for c in r.conditions))
-            count = sum(1 for d in self.districts if row.mask[d.state.index] and k in d.programs)
-            need = max(row.target - count, 0.0)
-            if need > 0 and n_el:
-                r.base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / n_el * 4
-        self.rows_for = [[r for r in self.local_rows if r.program == k and r.base_rate > 0] for k in range(n_k)]
+            row = r.row
+            if row.start_q <= q < row.end_q:
+                r.states = [bool(row.mask[s.index]) and self.where_ok(row, s) for s in self.states]
+                active.append(r)
+        self.rows_for = [[r for r in active if r.program == k] for k in range(n_k)]
 
     def family_funds(self, family: str) -> float:
         p, s = self.p, self.spec.strategy
@@ -700,13 +859,17 @@ class ReferenceModel(mesa.Model):
         elif self.random.random() < hazard(self.p["recession_prob"]) or self.event_now("recession"):
             self.recession_left = int(round(self.p["recession_length"]))
             self.counts["recessions"] += 1
+        self.federal.recession_cuts()
         self.agents_by_type[Coalition].do("step")
+        states.do("regenerate")
+        self.federal.regenerate()
         states.do("politics")
         self.plan_state_rows()
         states.do("decide")
         states.do("enact")
         states.do("backlash")
         states.do("hostile_repeal")
+        states.do("grow_opposition")
         states.do("funding")
         districts.do("capacity_and_turnover")
         self.plan_local_rows()
@@ -732,7 +895,7 @@ class ReferenceModel(mesa.Model):
 
     def year_end(self):
         p, q = self.p, self.quarter
-        self.data_quality = min(1.0, p["data_quality_base"] + self.support("data") + self.federal.channel("data") * p["federal_data_weight"])
+        self.data_quality = p["data_quality_base"] + self.support("data") + self.federal.channel("data") * p["federal_data_weight"]
         self.winners = []
         self.agents_by_type[District].do("reflect")
         stories = p["story_base"] + self.support("stories")
@@ -747,6 +910,7 @@ class ReferenceModel(mesa.Model):
         self.national_win_share = min(1, len(self.winners) / (p["national_win_reference_share"] * len(self.districts) + 1) * stories)
         if self.winners:
             self.national_coalition.last_win = q
+        self.agents_by_type[State].do("add_win_capital")   # local wins buy legislative room
         self.agents_by_type[School].do("year_end")
         self.agents_by_type[District].do("year_end")
         m = self.measure()

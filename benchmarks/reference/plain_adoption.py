@@ -13,8 +13,8 @@ DT = 0.25   # years per quarter
 
 def plain_hazards(m) -> np.ndarray:
     """(n_districts, n_programs) quarterly adoption hazard: for each row pushing a program, the
-    row's pace spread over its eligible districts times the conditions of the district and its
-    state; the largest over rows, or the background rate."""
+    push rate x effort times the conditions of the district and its state (no target, need or
+    time left); the largest over rows, or the background rate."""
     p, q, w = m.p, m.quarter, m.world
     n_d, n_k = m.active.shape
     ch = m.state_channels()
@@ -24,6 +24,15 @@ def plain_hazards(m) -> np.ndarray:
     coal_mult = ((coal.strength[:-1] / p["coalition_strength_reference"]) ** p["coalition_weight"])[st]
     cap_mult = (m.capacity / p["capacity_reference"]) ** p["capacity_weight"]
     stories = (p["story_floor"] + p["success_story_weight"] * np.maximum(coal.win_share, coal.national_win_share / 2))[st]
+    drag = np.exp(-p["opposition_drag"] * states.opposition)[st]
+    # constituency: popular reforms in force (1 - the largest backlash weight of the policy's state rows)
+    weight = {j: 0.0 for j in m.policies}
+    for a in m.catalogue.actions:
+        if a.level == "state":
+            weight[a.policy] = max(weight[a.policy], a.backlash)
+    popular = np.array([1 - weight[j] for j in m.policies])
+    constituency = (1 + p["constituency_effect"] * (m.state_policy_on * popular[None, :]).sum(1))[st]
+    sat = p["effort_saturation"]
     region_n = np.bincount(w.d_region, minlength=w.n_regions)
     peers = np.stack([np.bincount(w.d_region, weights=m.active[:, k], minlength=w.n_regions) / region_n
                       for k in range(n_k)], 1)[w.d_region]
@@ -35,17 +44,18 @@ def plain_hazards(m) -> np.ndarray:
         elig = (row.mask & where)[st] & m.eligible[:, k] & ~m.active[:, k] & ~recently_ended(m, k)
         for e in row.action.eligibility:
             elig &= eligibility_condition(m, e)
-        need = max(row.target - m.active[:, k][row.mask[st]].sum(), 0.0)
-        if need <= 0 or not elig.any():
+        if not elig.any():
             continue
-        base_rate = need / max(row.pace_end_q - q, p["min_quarters_left"]) / elig.sum() * 4
+        effort = row.intensity * m.pace
+        push = p["district_push_rate"] * (1 - np.exp(-effort / sat)) / (1 - np.exp(-1 / sat))
         story = np.maximum(stories, 1.0) if row.action.phase == 1 else stories
-        mult = (climate_mult * coal_mult * cap_mult * story * (1 + p["diffusion_neighbor_weight"] * peers[:, k])
+        # the fast model (adoption._row_rates) also multiplies by the effort linearly: kept to match
+        mult = (climate_mult * coal_mult * drag * constituency * cap_mult * story * (1 + p["diffusion_neighbor_weight"] * peers[:, k])
                 * (1 + m.federal_channel(f"hazard:{prog.id}") + ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[st])
-                * row.intensity * m.pace)
+                * effort)
         if prog.family == "integration":
             mult = mult * m.fixed.size_mult
-        rate[:, k] = np.maximum(rate[:, k], np.where(elig, base_rate * mult, 0.0))
+        rate[:, k] = np.maximum(rate[:, k], np.where(elig, push * mult, 0.0))
     for name, param in (("restorative", "background_restorative_rate"), ("controlled_choice", "background_integration_rate")):
         k = m.program_index[name]
         rate[:, k] = np.maximum(rate[:, k], np.where(m.eligible[:, k] & ~m.active[:, k], p[param] * climate_mult, 0.0))
