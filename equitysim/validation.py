@@ -239,20 +239,18 @@ EXPECTATIONS: tuple[Expectation, ...] = (
                 "(diffusion_neighbor_weight = 0), fewer state policies are in force over the ten years.",
                 "roadmap", lambda s: _with(s, parameters={"diffusion_neighbor_weight": 0.0}),
                 "policy_years", "lower", 0.005,
-                "The effect is small: state adoption hazards are paced toward each scenario's targets (rate = "
-                "remaining need / time left / eligible states), so a slower environment is partly made up by "
-                "higher hazards in the states still eligible. Diffusion changes which states adopt and when more "
-                "than how many. A credible model needs the sign; whether the pacing rule should compensate this "
-                "much is a question for the model's design (see the report)."),
+                "Without the pacing rule of the first edition nothing makes up for slower diffusion: the effect "
+                "is the neighbours' and peers' multiplier itself, still moderate because diffusion is one of many "
+                "factors (climate, coalition, capital, opposition) in each hazard."),
     Expectation("deeper_recession", "A deeper, longer recession (forced in years 1 and 5, budget cut 15%, "
                 "two years long) cuts more programs.", "roadmap", lambda s: _with(s, **_DEEP_RECESSION),
                 "funding_cuts", "higher", 0.5),
     Expectation("deeper_recession_institutionalized", "The same deeper recession leaves fewer programs "
                 "institutionalized at year 10.", "roadmap", lambda s: _with(s, **_DEEP_RECESSION),
                 "institutionalized_programs", "lower", 0.05,
-                "The count of active programs does not fall: programs cut in a recession are replaced by new "
-                "starts (the adoption rule aims at the plan's targets), so the damage shows up as fewer programs "
-                "reaching institutionalization and more restarts, not as fewer programs."),
+                "Programs cut in a recession are not replaced by a target-seeking rule: new starts come only "
+                "from the push and the money left, and the recession cuts both district budgets and program "
+                "money, so fewer programs live long enough to be institutionalized."),
     Expectation("narrow_coalitions_backlash", "Broad coalitions damp backlash: narrowing the roadmap's coalition "
                 "(baseline breadth 0.1, organizing investment 0.2) brings more backlash events.", "roadmap",
                 lambda s: _with(s, **_NARROW), "backlash_events", "higher", 0.3,

@@ -1,10 +1,10 @@
 """Behaviour pinned: the fingerprint of a few replications on a small world must not move.
 
-The hashes below were computed on the commit before the model core was split into
-`equitysim/mechanisms/` (9ba82f8) with `python benchmarks/fingerprint.py --replications 4
---scale 0.05 --seed 1`; the refactor left them identical (and the 50-replication full-scale
-fingerprint of every shipped scenario, see docs/performance.md). A change that is meant to change
-behaviour updates them in the same commit and says so; a refactor must not.
+The hashes below were computed with `python benchmarks/fingerprint.py --replications 4 --scale
+0.05 --seed 1` after the behaviour change of issue 14 ("behaviour, not targets": adoption from
+effort, capital and opposition). Before it, the layout refactor of issue 13 had left the earlier
+pins (computed on 9ba82f8) identical. A change that is meant to change behaviour updates them in
+the same commit and says so; a refactor must not.
 
 They hash floats at 10 significant digits (`rounded`), so a last-bit difference of a math
 library does not move them while any change of a rule does.
@@ -18,10 +18,10 @@ from equitysim import load_scenario
 from .conftest import SCENARIOS
 
 PINNED = {
-    "roadmap": "b8d590e699dd41c9cab181089119b9314053431ad528169f0fc5b723a2f0e7f3",
-    "all_at_once": "aba51ce62f3b66c9ce54b730e801ab4872412a9a2e22df905fe32a77c2978af6",
-    "low_budget": "3a9d21025259c4a206bcf0e9f9e234ab3c4ecca05766e20eff21b1d49ca4e55f",
-    "no_action": "88c7b21acf250ab106e181a357c26b5271a55bf9c9dff6bd463a45609a344d66",
+    "roadmap": "87597feebd2f1f6e46929c56aa6edb533f934d1b2353c3be571c389d4631093f",
+    "all_at_once": "70e9e867e91eb5418ab6a9279e958342272b4247d07fb3f30637a444aeb5246c",
+    "low_budget": "e302eebd290705715de105e2bea852eec38f4ed8c9f2e51018aa12421cf81b34",
+    "no_action": "e585ee976c63bc69a69e125f35e8bba97d5950749a7e843c5aaa0fb2f4a978f8",
 }
 
 

@@ -19,6 +19,12 @@ hazard per stratum (every district of a stratum independently with the bound's p
 and each is accepted with probability hazard / bound, which is the same Bernoulli draw
 ("thinning"); hazards are evaluated only as far as the money goes.
 
+Known defect (found by the reference, kept in both so the oracle compares like with like; to be
+fixed with a rerun of the measured docs): the district push multiplies the effort multiplier by
+the raw effort (intensity x pace) again, a leftover of the paced rule, so districts' returns to
+effort are close to proportional where states' diminish. It matters only where effort is not 1
+(pacing other than 0.5, intensities other than 1: all-at-once, the sequencing search's paces).
+
 Reads: pace_base, pace_per_pacing, policy_pace, state_push_rate, district_push_rate,
 effort_saturation, federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
 capacity_weight, diffusion_neighbor_weight, litigation_pressure, background_state_reform_rate,
