@@ -233,7 +233,7 @@ def _slider_right(page, row, presses: int):
 def test_strategist_page_compose_run_save_reproduce(browser, app_server, tmp_path):
     url, log = app_server
     # Tall enough to show the answer below the timeline in the screenshot.
-    page = browser.new_page(viewport={"width": 1500, "height": 2500}, accept_downloads=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 2800}, accept_downloads=True)
     page.set_default_timeout(120_000)
     page.goto(url + "strategist")
     page.locator(".strategist-timeline").wait_for()
