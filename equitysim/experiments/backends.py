@@ -39,6 +39,7 @@ def execute(work: Callable[[dict], tuple], tasks: Iterator[dict], backend: str, 
     """Run `work` on each task and yield the results as they finish (in any order). At most about two
     tasks per worker are in flight, so memory stays bounded by a few chunks."""
     check_backend(backend, address)
+    tasks = iter(tasks)
     if backend == "loky":
         if jobs == 1:
             yield from map(work, tasks)
