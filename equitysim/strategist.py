@@ -154,26 +154,33 @@ def describe_changes(base: ScenarioSpec, draft: dict) -> str:
 
 
 def scenario_toml(spec: ScenarioSpec, command: str | None = None) -> str:
-    """`spec` as a scenario file that loads back to the same `ScenarioSpec` (tomli_w), with a
+    """`spec` as a scenario file that loads back to the same `ScenarioSpec`, laid out like the
+    shipped ones (top-level fields, [strategy], then one [[sequence]] table per bar), with a
     comment saying how it was made and the command that reproduces the page's numbers."""
     import tomli_w
 
-    data = {"name": spec.name, "description": spec.description, "years": spec.years, "scale": spec.scale,
-            "world_seed": spec.world_seed,
-            "strategy": spec.strategy.model_dump(mode="json", exclude_none=True),
-            "sequence": [{"group": e.group, "start_year": e.start_year,
-                          **e.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
-                                         exclude={"group", "start_year"})} for e in spec.sequence]}
-    if spec.events:
-        data["events"] = [e.model_dump(mode="json") for e in spec.events]
-    if spec.parameters:
-        data["parameters"] = dict(spec.parameters)
-    if spec.uncertainty:
-        data["uncertainty"] = {k: list(v) for k, v in spec.uncertainty.items()}
-    head = "# Saved from equitysim's strategist page.\n"
+    parts = ["# Saved from equitysim's strategist page.\n"]
     if command:
-        head += f"# The page's numbers: {command}\n"
-    return head + "# Years are counted from the start of the campaign (0 = start of year 1).\n\n" + tomli_w.dumps(data)
+        parts.append(f"# The page's numbers: {command}\n")
+    parts.append("# Years are counted from the start of the campaign (0 = start of year 1).\n\n")
+    parts.append(tomli_w.dumps({"name": spec.name, "description": spec.description, "years": spec.years,
+                                "scale": spec.scale, "world_seed": spec.world_seed}))
+    parts.append("\n[strategy]\n" + tomli_w.dumps(spec.strategy.model_dump(mode="json", exclude_none=True)))
+    if spec.parameters:
+        parts.append("\n[parameters]\n" + tomli_w.dumps(dict(spec.parameters)))
+    if spec.uncertainty:
+        parts.append("\n[uncertainty]\n" + tomli_w.dumps({k: list(v) for k, v in spec.uncertainty.items()}))
+    for ev in spec.events:
+        parts.append("\n[[events]]\n" + tomli_w.dumps(ev.model_dump(mode="json")))
+    for e in spec.sequence:
+        entry = {"group": e.group, "start_year": e.start_year,
+                 **e.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
+                                exclude={"group", "start_year", "targets"})}
+        text = tomli_w.dumps(entry)
+        if e.targets:  # an inline table: a [targets] header here would mean a top-level table
+            text += "targets = { " + ", ".join(tomli_w.dumps({k: v}).strip() for k, v in e.targets.items()) + " }\n"
+        parts.append("\n[[sequence]]\n" + text)
+    return "".join(parts)
 
 
 def saved_name(spec: ScenarioSpec) -> str:

@@ -155,6 +155,13 @@ def cost_html(plan_cost: dict, base_cost: dict) -> str:
             "on), before any risk; support = organizing, coalition, data and messaging.</p>")
 
 
+TABLE_STYLE = """
+.strategist-result table th, .strategist-result table td { padding: 2px 8px; vertical-align: top; }
+.strategist-result table td:not(:first-child) { text-align: right; white-space: nowrap; }
+.strategist-result table { margin-bottom: 8px; }
+"""
+
+
 # ---------------------------------------------------------------------------- the page
 CAPTION = {"font-size": "12px", "color": "#555", "margin-top": "-14px"}
 
@@ -238,8 +245,15 @@ def StrategistPage():
     base_status = solara.use_reactive("")
     clicked_at = solara.use_ref(0.0)
 
+    base_error, set_base_error = solara.use_state("")
+
     def choose_base(name):
-        spec = S.base_spec(name)  # a name from the list; anything else is refused
+        try:
+            spec = S.base_spec(name)  # a name from the list; anything else is refused
+        except (S.PageInputError, ScenarioError) as err:
+            set_base_error(str(err))
+            return
+        set_base_error("")
         set_base_name(name)
         set_draft(S.draft_from(spec))
         set_selected(first_group(spec))
@@ -296,8 +310,9 @@ def StrategistPage():
             base_status.set(f"Running the base's futures in the background: {done} of {total}.")
 
         got = S.prepare_base(scaled_base, futures, seed, progress=tick)
-        base_status.set(f"The base's {futures} futures are ready." if got is not None else
-                        "The base's futures will run with your plan (the server was busy).")
+        if prerun_task.is_current():
+            base_status.set(f"The base's {futures} futures are ready." if got is not None else
+                            "The server is busy: the base's futures will run with your plan.")
         return None
 
     prerun_task = solara.lab.use_task(prerun, dependencies=[base_name, futures, seed, scale], raise_error=False)
@@ -313,6 +328,7 @@ def StrategistPage():
             out = S.run_paired(plan, scaled_base, futures, seed, progress=tick)
         except (S.Busy, S.PageInputError) as err:
             return {"error": str(err)}
+        base_status.set(f"The base's {futures} futures are ready.")
         diffs = S.paired_differences(out.plan_result, out.base_result)
         labels = S.result_labels(out)
         fig = P.indicator_chart({labels[0]: out.plan_result, labels[1]: out.base_result})
@@ -379,6 +395,8 @@ def StrategistPage():
             with solara.Column(style={"flex": "2 1 380px"}):
                 EntryEditor(selected, index, seq[index] if index is not None else None, base.years, toggle, update)
                 StrategyCard(draft["strategy"], set_knob)
+        if base_error:
+            solara.Error(base_error, classes=["base-error"])
         if plan_error:
             solara.Error(plan_error, classes=["plan-error"])
         if futures_error:
@@ -412,6 +430,7 @@ def Results(answer: dict):
     plan_label, base_label = answer["labels"]
     exp_plan, exp_base = answer["expected"]
     with solara.Column(classes=["strategist-result"]):
+        solara.Style(TABLE_STYLE)
         solara.HTML(tag="div", classes=["result-head"], unsafe_innerHTML=(
             f"<h3 style='margin:4px 0' data-seconds='{answer['seconds']:.3f}' data-futures='{out.futures}' "
             f"data-seed='{out.seed}' data-scale='{out.plan.scale:g}'>{out.futures} futures of "

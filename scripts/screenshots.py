@@ -1,17 +1,19 @@
-"""Regenerate the report screenshot in docs/ with the exact command its caption states.
+"""Regenerate the screenshots in docs/ with the exact commands their captions state.
 
-    python scripts/screenshots.py            # docs/report.png (and docs/report.html beside it is not kept)
+    python scripts/screenshots.py            # docs/report.png, docs/app.png, docs/strategist.png
 
-It runs `equitysim report scenarios/roadmap.toml scenarios/funding_first.toml -n 150 --seed 1
---jobs 2` (full scale), opens the page in Debian's chromium (driven by playwright, no browser
-download) at 1200 x 1700 and saves the top of the page as docs/report.png. The interactive
-page's screenshot (docs/app.png) is taken by the browser test:
-`EQUITYSIM_SCREENSHOTS=docs python -m pytest tests/test_browser.py`.
+docs/report.png: it runs `equitysim report scenarios/roadmap.toml scenarios/funding_first.toml
+-n 150 --seed 1 --jobs 2` (full scale), opens the page in Debian's chromium (driven by
+playwright, no browser download) at 1200 x 1700 and saves the top of the page.
+docs/app.png and docs/strategist.png: the browser tests' screenshots of the two pages, as the
+tests leave them (`EQUITYSIM_SCREENSHOTS=DIR python -m pytest tests/test_browser.py -k "interactive_page or
+compose_run"`; their states are in tests/test_browser.py and the captions).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,13 @@ def main() -> int:
             page.screenshot(path=str(ROOT / "docs" / "report.png"), full_page=False)
             browser.close()
     print("wrote docs/report.png from: equitysim " + " ".join(COMMAND))
+    with tempfile.TemporaryDirectory() as shots:
+        env = dict(os.environ, EQUITYSIM_SCREENSHOTS=shots)
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_browser.py",
+                        "-k", "interactive_page or compose_run"], cwd=ROOT, env=env, check=True)
+        for name in ("app.png", "strategist.png"):
+            shutil.copy(Path(shots) / name, ROOT / "docs" / name)
+            print(f"wrote docs/{name} from the browser test")
     return 0
 
 

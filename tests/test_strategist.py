@@ -132,6 +132,19 @@ def test_the_saved_file_loads_back_to_the_same_plan_and_validates(tmp_path, caps
     assert "ok (roadmap_edited" in capsys.readouterr().out
 
 
+def test_every_field_survives_the_file():
+    base, d = _draft()
+    d["sequence"][9]["targets"] = {"detracking_pilots": 12.0}
+    plan = S.compose(base, d)
+    plan = type(plan).model_validate({**plan.model_dump(), "parameters": {"backlash_rate": 0.6},
+                                      "uncertainty": {"recession_prob": (0.1, 0.3)},
+                                      "events": [{"kind": "recession", "year": 3.0}]})
+    assert plan.events and plan.sequence[9].targets
+    import tomllib
+
+    assert S.parse_scenario(tomllib.loads(S.scenario_toml(plan)), "x") == plan
+
+
 def test_saved_names_are_plain_file_names():
     base, d = _draft()
     d["name"] = "../../etc/my plan"

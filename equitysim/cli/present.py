@@ -170,7 +170,8 @@ def _free_port(host: str) -> int:
 
 
 @click.command("app")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (the default serves this machine only)")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port")
 @click.option("--scenarios", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Directory of scenario files to pick from (default: the repository's scenarios/)")
@@ -178,7 +179,8 @@ def _free_port(host: str) -> int:
               help="World scale the page starts with (default 1.0, the real US)")
 @click.option("--open/--no-open", "open_browser", default=True, show_default=True, help="Open a browser")
 def app_command(host, port, scenarios, scale, open_browser):
-    """The interactive page (Mesa SolaraViz) on http://HOST:PORT."""
+    """The interactive page on http://HOST:PORT: one future (Mesa SolaraViz) at /, the
+    strategist's page (many futures of a plan composed on the page) at /strategist."""
     try:
         import solara  # noqa: F401
     except ImportError:

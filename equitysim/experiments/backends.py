@@ -39,6 +39,7 @@ def execute(work: Callable[[dict], tuple], tasks: Iterator[dict], backend: str, 
     """Run `work` on each task and yield the results as they finish (in any order). At most about two
     tasks per worker are in flight, so memory stays bounded by a few chunks."""
     check_backend(backend, address)
+    tasks = iter(tasks)
     if backend == "loky":
         if jobs == 1:
             yield from map(work, tasks)
@@ -65,7 +66,7 @@ def _execute_dask(work, tasks, jobs, address):
     cluster = None
     if address:
         try:
-            client = Client(address, timeout="20s")
+            client = Client(address, timeout="20s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
             raise ExperimentError(f"--address: expected a reachable dask scheduler, got {address!r} "
                                   f"({e.__class__.__name__})") from None
@@ -73,9 +74,11 @@ def _execute_dask(work, tasks, jobs, address):
         # one single-threaded worker process per job, on the loopback interface only
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
+        client = Client(cluster, set_as_default=False)
     try:
-        pending = as_completed()
+        # our client's own event loop, not the default client's: a caller may have a client of
+        # its own (to the same cluster), on another loop
+        pending = as_completed(loop=client.loop)
         in_flight = {}  # future key -> future, until its result has been taken
 
         def top_up():
