@@ -315,17 +315,23 @@ def _run_base(base, futures, seed, guard, progress, jobs):
     hit = cached_base(base, futures, seed)
     if hit is not None:
         return hit
+    result = run_futures(base, futures, seed, _ticker(guard, progress, f"base scenario {base.name}", futures), jobs)
+    _remember(base, futures, seed, result)
+    return result
+
+
+def _ticker(guard: RunGuard, progress, label: str, futures: int) -> Callable[[int], None]:
+    """A progress callback for `ensemble.run`: counts finished futures into the guard (what the
+    page's bar reads) and reports them as (label, done, total)."""
     done = [0]
 
     def tick(n):
         done[0] += n
         guard.done = done[0]
         if progress:
-            progress(f"base scenario {base.name}", done[0], futures)
+            progress(label, done[0], futures)
 
-    result = run_futures(base, futures, seed, tick, jobs)
-    _remember(base, futures, seed, result)
-    return result
+    return tick
 
 
 @dataclass
@@ -355,16 +361,8 @@ def run_paired(plan: ScenarioSpec, base: ScenarioSpec, futures: int, seed: int, 
         waited = time.perf_counter() - t0
         cached = cached_base(base, futures, seed) is not None
         base_result = _run_base(base, futures, seed, guard, progress, jobs)
-        done = [0]
         guard.done, guard.total = 0, futures
-
-        def tick(n):
-            done[0] += n
-            guard.done = done[0]
-            if progress:
-                progress(f"your plan {plan.name}", done[0], futures)
-
-        plan_result = run_futures(plan, futures, seed, tick, jobs)
+        plan_result = run_futures(plan, futures, seed, _ticker(guard, progress, f"your plan {plan.name}", futures), jobs)
     return Outcome(plan, base, plan_result, base_result, futures, seed, time.perf_counter() - t0, cached, waited)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ._present import result_set
-from .conftest import SCENARIOS
+from .conftest import IN_CI, SCENARIOS
 
 CHROMIUM = os.environ.get("EQUITYSIM_CHROMIUM", "/usr/bin/chromium")
 # As root in a container: no sandbox; no background requests to a network that is not there.
@@ -39,7 +39,7 @@ def _need_browser():
         missing.append("the playwright package (pip install -e '.[test]')")
     if missing:
         msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
+        if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
 

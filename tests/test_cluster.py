@@ -22,9 +22,7 @@ from pandas.testing import assert_frame_equal
 from equitysim import experiments as E
 from equitysim.experiments.store import ResultStore
 
-from .conftest import SCENARIOS
-
-IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+from .conftest import IN_CI, SCENARIOS
 
 # 2 scenarios x 2 design points x 3 replications = 12 runs, one per chunk, on worlds a twentieth
 # of the US: enough chunks that a worker can die with some written and most still to run

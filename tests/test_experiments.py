@@ -24,7 +24,7 @@ from equitysim.cli import main
 from equitysim.indicators import wilson_interval
 from equitysim.model import WORLD_PARAMS
 
-from .conftest import ROOT, SCENARIOS
+from .conftest import IN_CI, ROOT, SCENARIOS
 
 # 2 scenarios x 2 design points x 2 replications = 8 runs in 4 chunks, on worlds a twentieth of the US
 TINY = f"""
@@ -281,7 +281,7 @@ def test_ray_gives_the_same_summary(tiny, tmp_path, monkeypatch):
     """A local ray started here (loopback only, no dashboard, a small object store, 2 CPUs): a sweep
     in this process on it, and `equitysim sweep --backend ray --address` in another process joining
     it, both give the loky dataset. In CI ray must be installed and must start: no skip there."""
-    in_ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+    in_ci = IN_CI
     try:
         import ray
     except ImportError as e:
