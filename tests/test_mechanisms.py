@@ -15,7 +15,7 @@ from equitysim import load_scenario
 from equitysim import params as P
 from equitysim.ensemble import replication_rng
 from equitysim.mechanisms import (adoption, backlash, capacity, coalitions, courts, diffusion, elections, funding,
-                                  implementation, outcomes, reflection)
+                                  implementation, opposition, outcomes, reflection)
 from equitysim.model import EquityModel
 from equitysim.numerics import DT, hazard
 
@@ -380,3 +380,52 @@ def test_state_adoption_follows_the_hazard():
 def test_the_hazard_helper():
     assert hazard(0.0) == 0 and hazard(-1.0) == 0
     assert hazard(4.0) == pytest.approx(1 - np.exp(-1))
+
+
+def test_repeal_and_appropriation_cut_are_independent_chances():
+    """An unlocked appropriation ends with 1 - (1 - repeal)(1 - cut), not repeal + cut."""
+    m = _model()
+    F, par = m.federal_arrays, m.par
+    repeal = hazard(par.hostile_repeal_prob * par.federal_law_repeal_share)
+    cut = hazard(par.hostile_appropriation_cut)
+    both = 1 - (1 - repeal) * (1 - cut)
+    assert both < repeal + cut
+    approp = (F.kind == "law") & (F.cost_musd > 0)
+    assert approp.any()
+    for u, survives in (((both + repeal + cut) / 2, True), (both * 0.999, False)):
+        F.action_on[:] = approp          # appropriations only: nothing locks them
+        F.supportive = False
+        assert m.federal_channel("lock:federal") == 0
+        elections.hostile_administration(m, np.full(len(F.action_on), u))
+        assert (F.action_on[approp] == survives).all(), u
+
+
+def test_district_returns_to_effort_diminish_like_the_states():
+    """The district push is push rate x effort_multiplier(effort), effort entering once."""
+    m = _model()
+    a = m.rows_local.active_at(m.quarter)
+    assert len(a)
+    rates = []
+    for pace in (0.5, 1.0, 2.0):
+        m.pace = pace
+        base, ms, _ = adoption._row_rates(m, a)
+        rates.append(base[:, None] * ms)
+    intensity = m.rows_local.intensity[a][:, None]
+    for pace, r in zip((1.0, 2.0), rates[1:]):
+        ratio = adoption.effort_multiplier(intensity * pace, m.par) / adoption.effort_multiplier(intensity * 0.5, m.par)
+        pushed = rates[0] > 0
+        np.testing.assert_allclose((r / np.where(pushed, rates[0], 1))[pushed], np.broadcast_to(ratio, r.shape)[pushed])
+        assert (ratio < pace / 0.5).all()   # diminishing, not proportional
+
+
+def test_an_enacted_policy_stops_feeding_opposition_as_a_campaign():
+    m = _model()
+    R = m.rows_state
+    a = R.active_at(m.quarter)
+    assert len(a)
+    before = opposition.pushed_visibility(m)
+    m.state_arrays.policy_on[:, R.index[a]] = True
+    after = opposition.pushed_visibility(m)
+    assert (after <= before).all() and (after < before).any()
+    m.state_arrays.policy_on[:] = False
+    np.testing.assert_allclose(opposition.pushed_visibility(m), before)

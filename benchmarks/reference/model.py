@@ -100,8 +100,8 @@ class Federal(mesa.Agent):
                     self.set(a.id, False)
                 elif not locked:
                     h = hazard(p["hostile_repeal_prob"] * p["federal_law_repeal_share"])
-                    if a.cost_musd > 0:
-                        h += hazard(p["hostile_appropriation_cut"])
+                    if a.cost_musd > 0:   # a cut is a second, independent way to end it
+                        h = 1 - (1 - h) * (1 - hazard(p["hostile_appropriation_cut"]))
                     if rnd() < h:
                         self.set(a.id, False)
             return
@@ -332,7 +332,8 @@ class State(mesa.Agent):
         with fast pacing and race-conscious designs, damped by coalition breadth; it decays slowly."""
         m, p, s = self.model, self.model.p, self.model.spec.strategy
         pushed = sum(row.row.action.backlash * m.effort(row.intensity * m.pace) for row in m.state_rows + m.local_rows
-                     if row.row.start_q <= m.quarter < row.row.end_q and row.row.mask[self.index])
+                     if row.row.start_q <= m.quarter < row.row.end_q and row.row.mask[self.index]
+                     and not (row in m.state_rows and self.on[row.policy]))   # enacted: no longer a campaign
         pushed = p["opposition_push_weight"] * (pushed + m.plan.support_backlash_at(m.quarter))
         race = 1 + p["race_conscious_opposition"] * (s.legal_design == "race_conscious")
         drive = (self.visibility() + pushed) * (p["pacing_risk_offset"] + s.pacing) * race * self.damping()
@@ -462,12 +463,10 @@ class District(mesa.Agent):
                     continue
                 peers = m.region_active[self.region][k] / m.region_size[self.region]
                 effort = row.intensity * m.pace
-                # NB: the fast model (adoption._row_rates) multiplies by the effort twice: once with
-                # diminishing returns and once more linearly (`* effort` below); kept here to match.
                 r = (p["district_push_rate"] * m.effort(effort)
                      * climate_mult * coal_mult * drag * constituency * cap_mult * (max(stories, 1.0) if row.phase1 else stories)
                      * (1 + p["diffusion_neighbor_weight"] * peers)
-                     * (1 + m.federal.channel(f"hazard:{prog.id}") + st.channel(f"hazard:{prog.id}")) * effort)
+                     * (1 + m.federal.channel(f"hazard:{prog.id}") + st.channel(f"hazard:{prog.id}")))
                 if prog.family == "integration":   # larger districts have the central office for it
                     r *= (self.enroll / m.median_enroll) ** p["size_adoption_elasticity"]
                 rate = max(rate, r)

@@ -49,10 +49,8 @@ def plain_hazards(m) -> np.ndarray:
         effort = row.intensity * m.pace
         push = p["district_push_rate"] * (1 - np.exp(-effort / sat)) / (1 - np.exp(-1 / sat))
         story = np.maximum(stories, 1.0) if row.action.phase == 1 else stories
-        # the fast model (adoption._row_rates) also multiplies by the effort linearly: kept to match
         mult = (climate_mult * coal_mult * drag * constituency * cap_mult * story * (1 + p["diffusion_neighbor_weight"] * peers[:, k])
-                * (1 + m.federal_channel(f"hazard:{prog.id}") + ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[st])
-                * effort)
+                * (1 + m.federal_channel(f"hazard:{prog.id}") + ch.get(f"hazard:{prog.id}", np.zeros(m.n_states))[st]))
         if prog.family == "integration":
             mult = mult * m.fixed.size_mult
         rate[:, k] = np.maximum(rate[:, k], np.where(elig, push * mult, 0.0))

@@ -19,11 +19,9 @@ hazard per stratum (every district of a stratum independently with the bound's p
 and each is accepted with probability hazard / bound, which is the same Bernoulli draw
 ("thinning"); hazards are evaluated only as far as the money goes.
 
-Known defect (found by the reference, kept in both so the oracle compares like with like; to be
-fixed with a rerun of the measured docs): the district push multiplies the effort multiplier by
-the raw effort (intensity x pace) again, a leftover of the paced rule, so districts' returns to
-effort are close to proportional where states' diminish. It matters only where effort is not 1
-(pacing other than 0.5, intensities other than 1: all-at-once, the sequencing search's paces).
+Effort enters once, with diminishing returns, at every level (an earlier version multiplied the
+district push by the raw effort a second time, a leftover of the paced rule; fixed in session 4
+with the measured docs rerun).
 
 Reads: pace_base, pace_per_pacing, policy_pace, state_push_rate, district_push_rate,
 effort_saturation, federal_budget_musd, state_budget_musd, coalition_weight, climate_exponent,
@@ -222,8 +220,8 @@ def _row_rates(m, a: np.ndarray):
     story = diffusion.by_phase(diffusion.state_story_multiplier(m), R.phase1[a])
     st_mult = (climate_multiplier(m) * coalition_multiplier(m.coalition_arrays.strength[:-1], par)
                * opposition.adoption_drag(m.state_arrays.opposition, par) * constituencies.adoption_multiplier(m))
-    ms = (smask * st_mult * story * (1 + m.federal_program_hazard()[k_a][:, None] + m.state_effects_now().program_hazard[:, k_a].T)
-          * (R.intensity[a] * m.pace)[:, None])
+    boosts = 1 + m.federal_program_hazard()[k_a][:, None] + m.state_effects_now().program_hazard[:, k_a].T
+    ms = smask * st_mult * story * boosts
     return base, ms, cond
 
 

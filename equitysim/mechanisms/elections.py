@@ -74,8 +74,10 @@ def hostile_administration(m, u_repeal: np.ndarray) -> None:
     fed.action_on &= (fed.kind == "law")
     if not locked:
         # unlocked laws are repealed; unlocked appropriations (laws with a cost) also cut
-        h = (hazard(par.hostile_repeal_prob * par.federal_law_repeal_share)
-             + hazard(par.hostile_appropriation_cut) * (fed.cost_musd > 0))
+        # two independent chances (repeal; for appropriations also a cut): either ends the action
+        repeal = hazard(par.hostile_repeal_prob * par.federal_law_repeal_share)
+        cut = hazard(par.hostile_appropriation_cut) * (fed.cost_musd > 0)
+        h = 1 - (1 - repeal) * (1 - cut)
         fed.action_on &= ~(fed.action_on & (u_repeal < h))
 
 

@@ -23,15 +23,19 @@ from . import adoption, backlash
 
 
 def pushed_visibility(m) -> np.ndarray:
-    """(n_s,) backlash weight x effort of the rows pushed in each state this quarter (state and
-    local rows in their states; support actions everywhere)."""
+    """(n_s,) backlash weight x effort of the rows pushed in each state this quarter (state rows
+    in their states until the policy is in force there, local rows in their states, support
+    actions everywhere)."""
     par, q = m.par, m.quarter
     out = np.zeros(m.n_states)
     for R in (m.rows_state, m.rows_local):
         a = R.active_at(q)
         if len(a):
             w = R.backlash[a] * adoption.effort_multiplier(R.intensity[a] * m.pace, par)
-            out += w @ R.state_mask[a]
+            where = R.state_mask[a]
+            if R is m.rows_state:   # an enacted policy is no longer a campaign there
+                where = where & ~m.state_arrays.policy_on[:, R.index[a]].T
+            out += w @ where
     out += m.plan.support_backlash_at(q)
     return par.opposition_push_weight * out
 
