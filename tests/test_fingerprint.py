@@ -4,7 +4,8 @@ The hashes below were computed with `python benchmarks/fingerprint.py --replicat
 0.05 --seed 1` after the behaviour change of issue 14 ("behaviour, not targets": adoption from
 effort, capital and opposition), then again in session 4 for three fixes of it (district effort
 counted once, a hostile repeal and an appropriation cut as independent chances, an enacted policy no
-longer feeding opposition as a campaign). Before it, the layout refactor of issue 13 had left the earlier
+longer feeding opposition as a campaign) and a backlash event recruiting organised opposition
+(`backlash_opposition_gain`). Before it, the layout refactor of issue 13 had left the earlier
 pins (computed on 9ba82f8) identical. A change that is meant to change behaviour updates them in
 the same commit and says so; a refactor must not.
 
@@ -20,10 +21,10 @@ from equitysim import load_scenario
 from .conftest import SCENARIOS
 
 PINNED = {
-    "roadmap": "d6c0bb7ef94513e109479330dcf75d7bddff9770e28f900ab1959edd01e6072d",
-    "all_at_once": "316515864fb0a58b34d1b4d51c0c81bdae3ebb1658830f34cb9baeadc5390141",
-    "low_budget": "94d3e2228223a95b4766a111920f7fb4782cccf2c4366ed0dba9788ba2fe930b",
-    "no_action": "e585ee976c63bc69a69e125f35e8bba97d5950749a7e843c5aaa0fb2f4a978f8",
+    "roadmap": "71b2cc6331e4592ce77f8a76406f183ad282ea5a2cea3ac9dcc3bdce504bd2be",
+    "all_at_once": "3af4a9bea7d2295a7626841bef0be3c111e997fac383be0973237bc402518e53",
+    "low_budget": "0f78ad912b1b5764d34cbfe99eb6635b393c051e668f033de191f5ad7be8e05a",
+    "no_action": "3b8b47c0948b995d3d5ca126318d5cd6fedeaae6dc5167e3d39b1808ae9df9e7",
 }
 
 

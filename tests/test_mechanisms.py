@@ -106,9 +106,13 @@ def test_backlash_hits_climate_strength_and_visible_programs():
     _with_programs(m, 30, "controlled_choice", phase=3)
     n_s, n_p = m.state_arrays.policy_on.shape
     strength0 = m.coalition_arrays.strength.copy()
+    m.state_arrays.opposition[:] = 0.2
     backlash.state_backlash(m, np.zeros(n_s), np.ones((n_s, n_p)))   # every state with visibility is hit
     hit = m.state_arrays.climate_shock < 0
     assert m.counts["backlash_events"] == hit.sum() > 0
+    # the event recruits organised opposition: a share of the remaining room, only where hit
+    np.testing.assert_allclose(m.state_arrays.opposition[hit], 0.2 + m.par.backlash_opposition_gain * 0.8)
+    assert (m.state_arrays.opposition[~hit] == 0.2).all()
     np.testing.assert_allclose(m.state_arrays.climate_shock[hit], -m.par.backlash_climate_hit)
     np.testing.assert_allclose(m.coalition_arrays.strength[:-1][hit], strength0[:-1][hit] * m.par.backlash_strength_keep)
     assert (m.coalition_arrays.strength[:-1][~hit] == strength0[:-1][~hit]).all()

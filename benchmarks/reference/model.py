@@ -318,6 +318,8 @@ class State(mesa.Agent):
                         d.end(k, "reversed")
                     else:
                         d.programs[k].fid *= p["backlash_stall_fidelity_keep"]
+        # the event recruits: organised opposition gains a share of its remaining room
+        self.opposition += p["backlash_opposition_gain"] * (1 - self.opposition)
 
     def hostile_repeal(self):
         m = self.model

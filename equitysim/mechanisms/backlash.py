@@ -5,7 +5,8 @@ Visible moves raise a state's backlash hazard: state policies by their backlash 
 programs by how much of the state's diverse districts they reach; fast pacing raises it and
 coalition breadth damps it. A backlash event hits the state's climate (a shock that fades), its
 coalition's strength and its government's political capital, may repeal unlocked contested
-policies, and reverses or stalls visible district programs; organised opposition (opposition.py)
+policies, reverses or stalls visible district programs, and recruits organised opposition (the
+stock gains `backlash_opposition_gain` of its remaining room); organised opposition (opposition.py)
 makes all of it likelier, constituencies (constituencies.py) make repeal rarer. Hostile
 governments repeal unlocked policies on their own.
 
@@ -14,7 +15,7 @@ hostile_repeal_prob, climate_shock_decay, backlash_climate_hit, backlash_strengt
 backlash_policy_visibility_weight, backlash_program_visibility_weight, backlash_visibility_max,
 backlash_visibility_support_floor, pacing_risk_offset, backlash_damping_max,
 backlash_repeal_min_weight, backlash_repeal_cut_max, rooted_fidelity,
-backlash_stall_fidelity_keep, hostile_climate.
+backlash_stall_fidelity_keep, hostile_climate, backlash_opposition_gain.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def state_backlash(m, u_event: np.ndarray, u_repeal: np.ndarray) -> None:
     m.end_cells(rev[weak], "reversed")                       # weakly rooted programs are reversed
     cells.fidelity[rev[~weak]] *= par.backlash_stall_fidelity_keep   # the rest stall
     cells.compact()
+    # The event recruits: organised opposition gains a share of its remaining room.
+    states.opposition[hit] += par.backlash_opposition_gain * (1 - states.opposition[hit])
 
 
 def hostile_repeal(m, u: np.ndarray) -> None:
