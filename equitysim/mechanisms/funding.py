@@ -115,13 +115,20 @@ def district_spending_ratio(m) -> np.ndarray:
     cached = m.cache.get("spending_ratio")
     if cached is not None and cached[0] == key:
         return cached[1]
-    par, w, F = m.par, m.world, m.fixed
-    st = w.d_state
-    tilt0 = w.d_spend_tilt
-    progressive = par.funding_reform_weight * (F.district_minority_share - F.state_minority_share[st]) + np.maximum(tilt0, 0) * par.positive_tilt_keep
-    ratio = 1 + tilt0 + states.spending_progress[st] * (progressive - tilt0)
+    par, st = m.par, m.world.d_state
+    parts = m.cache.get("spending_parts")
+    if parts is None:   # fixed for the run: the baseline ratio and the way to the progressive one
+        w, F = m.world, m.fixed
+        tilt0 = w.d_spend_tilt
+        progressive = (par.funding_reform_weight * (F.district_minority_share - F.state_minority_share[st])
+                       + np.maximum(tilt0, 0) * par.positive_tilt_keep)
+        parts = m.cache["spending_parts"] = (1 + tilt0, progressive - tilt0)
+    baseline, to_progressive = parts
+    ratio = baseline + states.spending_progress[st] * to_progressive
     floor = par.adequacy_level + par.adequacy_margin
-    ratio = np.where(ratio < floor, ratio + states.adequacy_progress[st] * (floor - ratio), ratio)
+    below = ratio < floor
+    if below.any():
+        ratio[below] += states.adequacy_progress[st[below]] * (floor - ratio[below])
     m.cache["spending_ratio"] = (key, ratio)
     return ratio
 
