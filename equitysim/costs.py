@@ -6,7 +6,8 @@ its group ends; every state row's policy in the number of states the row aims fo
 states it applies to), each state paying the policy's catalogue cost once; every local row's
 program in the number of districts it aims for (scaled with the world), each at the catalogue
 cost of a medium district times the mean enrollment multiplier of the districts eligible for it;
-support actions (organizing, coalition, data, messaging) at their national cost. Laws that never
+support actions (organizing, coalition, data, messaging) at their national cost times the intensity they
+are pushed with. Laws that never
 pass, policies repealed, programs cut or the federal budget cap are what the model adds on top;
 this is the plan a strategist is asking others to pay for.
 

@@ -42,7 +42,7 @@ class Plan:
     state_rows: list[Row]
     local_rows: list[Row]
     support: dict[str, np.ndarray]   # channel -> strength per quarter (national)
-    cost_by_quarter: np.ndarray       # support actions' national cost, $M/yr
+    cost_by_quarter: np.ndarray       # support actions' national cost x intensity, $M/yr
     backlash_by_quarter: np.ndarray   # support actions' backlash weight x intensity in force
 
     def support_backlash_at(self, q: int) -> float:
@@ -122,6 +122,6 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
                 for e in a.effects:
                     arr = support.setdefault(e.channel, np.zeros(n_q))
                     arr[start:e_q] += e.size * entry.intensity
-                cost[start:e_q] += a.cost_musd
+                cost[start:e_q] += a.cost_musd * entry.intensity   # more effort is more organizers, more money
                 contested[start:e_q] += a.backlash * entry.intensity
     return Plan(n_q, fed_start, fed_end, fed_int, state_rows, local_rows, support, cost, contested)

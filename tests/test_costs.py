@@ -47,6 +47,19 @@ def test_district_spending_scales_with_the_world():
     assert big["federal_musd"] == small["federal_musd"]
 
 
+def test_support_actions_cost_more_when_pushed_harder():
+    """Effort is money: a support group pushed at intensity 2 costs twice as much, and the
+    campaign budget (funding.support_funding_share) sees the same plan cost."""
+    spec = _spec()
+    support = {"building_blocks", "coalition", "opposition_management"}
+    harder = spec.model_copy(update={"sequence": [e.model_copy(update={"intensity": 2.0}) if e.group in support else e
+                                                  for e in spec.sequence]})
+    one, two = planned_costs(spec), planned_costs(harder)
+    assert one["support_musd"][0] > 0
+    assert two["support_musd"] == pytest.approx([2 * x for x in one["support_musd"]])
+    assert two["federal_musd"] == one["federal_musd"] and two["states_musd"] == one["states_musd"]
+
+
 def test_cost_command_json_and_errors(capsys, tmp_path):
     assert main(["cost", str(SCENARIOS / "roadmap.toml"), "--scale", str(SCALE), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
