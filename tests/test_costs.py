@@ -51,7 +51,10 @@ def test_support_actions_cost_more_when_pushed_harder():
     """Effort is money: a support group pushed at intensity 2 costs twice as much, and the
     campaign budget (funding.support_funding_share) sees the same plan cost."""
     spec = _spec()
-    support = {"building_blocks", "coalition", "opposition_management"}
+    cat = default_catalogue()
+    support = {e.group for e in spec.sequence
+               if all(a.level not in ("federal", "state", "local") for a in cat.by_group(e.group))}
+    assert support
     harder = spec.model_copy(update={"sequence": [e.model_copy(update={"intensity": 2.0}) if e.group in support else e
                                                   for e in spec.sequence]})
     one, two = planned_costs(spec), planned_costs(harder)
