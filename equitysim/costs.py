@@ -7,8 +7,8 @@ states it applies to), each state paying the policy's catalogue cost once; every
 program in the number of districts it aims for (scaled with the world), each at the catalogue
 cost of a medium district times the mean enrollment multiplier of the districts eligible for it;
 support actions (organizing, coalition, data, messaging) at their national cost times the intensity they
-are pushed with. Laws that never
-pass, policies repealed, programs cut or the federal budget cap are what the model adds on top;
+are pushed with, plus the advocacy that pushing a government group harder than intensity 1 costs
+(`advocacy_cost_musd_per_effort` per unit above 1). Laws that never pass, policies repealed, programs cut or the federal budget cap are what the model adds on top;
 this is the plan a strategist is asking others to pay for.
 
 Units: millions of dollars a year.

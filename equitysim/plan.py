@@ -42,7 +42,7 @@ class Plan:
     state_rows: list[Row]
     local_rows: list[Row]
     support: dict[str, np.ndarray]   # channel -> strength per quarter (national)
-    cost_by_quarter: np.ndarray       # support actions' national cost x intensity, $M/yr
+    cost_by_quarter: np.ndarray       # campaign: support actions' cost x intensity, extra advocacy, $M/yr
     backlash_by_quarter: np.ndarray   # support actions' backlash weight x intensity in force
 
     def support_backlash_at(self, q: int) -> float:
@@ -95,9 +95,13 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
     cost = np.zeros(n_q)
     contested = np.zeros(n_q)
 
+    advocacy = spec.param_values()["advocacy_cost_musd_per_effort"]
     for entry in spec.sequence:
         s_q = int(round(entry.start_year * 4))
         e_q = n_q if entry.end_year is None else int(round(entry.end_year * 4))
+        if entry.intensity > 1 and any(a.level in ("federal", "state", "local") for a in catalogue.by_group(entry.group)):
+            # effort above the plan's on a government group is advocacy the campaign pays for
+            cost[s_q:e_q] += advocacy * (entry.intensity - 1)
         for a in catalogue.by_group(entry.group):
             start = s_q + a.delay_q
             if start >= e_q:

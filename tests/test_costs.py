@@ -63,6 +63,21 @@ def test_support_actions_cost_more_when_pushed_harder():
     assert two["federal_musd"] == one["federal_musd"] and two["states_musd"] == one["states_musd"]
 
 
+def test_pushing_a_government_group_harder_costs_advocacy():
+    spec = _spec()
+    harder = spec.model_copy(update={"sequence": [e.model_copy(update={"intensity": 3.0}) if e.group == "state_funding_bills" else e
+                                                  for e in spec.sequence]})
+    one, two = planned_costs(spec), planned_costs(harder)
+    entry = next(e for e in spec.sequence if e.group == "state_funding_bills")
+    extra = 2 * spec.param_values()["advocacy_cost_musd_per_effort"]          # intensity 3: two units above 1
+    years = [y for y in one["years"] if entry.start_year <= y - 1 < entry.end_year]
+    assert years
+    for y in one["years"]:
+        want = extra if y in years else 0.0
+        assert two["support_musd"][y - 1] - one["support_musd"][y - 1] == pytest.approx(want)
+    assert two["states_musd"] == one["states_musd"]
+
+
 def test_cost_command_json_and_errors(capsys, tmp_path):
     assert main(["cost", str(SCENARIOS / "roadmap.toml"), "--scale", str(SCALE), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
