@@ -38,6 +38,7 @@ class Indicator:
     operational: str
     phrase: str = ""   # plain words: "10 states enact funding reform by year 5"
     scales_with_world: bool = False
+    acts_through: tuple[str, ...] = ()   # action groups that act on it (what_it_takes.py's levers)
 
     def threshold_at(self, scale: float = 1.0) -> float:
         if self.scales_with_world:
@@ -48,7 +49,7 @@ class Indicator:
 @cache
 def indicators() -> tuple[Indicator, ...]:
     raw = tomllib.loads(resources.files("equitysim").joinpath("data/indicators.toml").read_text())
-    return tuple(Indicator(id=k, **v) for k, v in raw.items())
+    return tuple(Indicator(id=k, **{**v, "acts_through": tuple(v.get("acts_through", ()))}) for k, v in raw.items())
 
 
 def opportunity_gap_index(now: dict, baseline: dict) -> float:

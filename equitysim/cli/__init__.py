@@ -1,6 +1,6 @@
 """The `equitysim` command line: one group, `app`, and the commands of each layer, one module
 each (`core`: run, validate, params, world; `cost`; `experiments`: sweep, summarize, compare; `sequencing`:
-sequence; `sensitivity`: sensitivity, discover; `validation`; `present`: report, plot, app).
+sequence; `what_it_takes`: what-it-takes; `sensitivity`: sensitivity, discover; `validation`; `present`: report, plot, app).
 
 Every bad input (a scenario file, a flag) ends with one line on stderr naming the file or flag,
 the field and what was expected, and exit code 2; never a traceback.
@@ -18,6 +18,7 @@ from .core import params, run, validate, world
 from .cost import cost
 from .present import app_command, plot_command, report_command  # presentation
 from .sequencing import sequence
+from .what_it_takes import what_it_takes_command
 
 
 @click.group(help="Simulate an education-equity implementation roadmap and estimate how likely each "
@@ -29,7 +30,7 @@ def app():
 
 for _cmd in (run, validate, params, world, cost, _experiments.sweep, _experiments.summarize, _experiments.compare,
              sequence, _sensitivity.sensitivity, _sensitivity.discover, _validation.validation,
-             report_command, plot_command, app_command):
+             report_command, plot_command, app_command, what_it_takes_command):
     app.add_command(_cmd)
 
 
