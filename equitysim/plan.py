@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import params as _params
 from .actions import Catalogue
 from .scenario import ScenarioSpec
 from .world import World
@@ -54,7 +55,7 @@ class Plan:
         return 0.0 if s is None else float(s[min(q, self.n_q - 1)])
 
 
-def _static_mask(where: str | list[str], world: World) -> np.ndarray:
+def _static_mask(where: str | list[str], world: World, par=None) -> np.ndarray:
     st = world.states
     n = len(st)
     if isinstance(where, list):
@@ -70,12 +71,14 @@ def _static_mask(where: str | list[str], world: World) -> np.ndarray:
         return m if m.any() else np.ones(n, bool)
     if where == "without_adequacy":
         # States whose formula lets a fifth or more of students fall below adequacy at baseline.
-        return world_adequacy_shortfall(world) >= 0.2
+        par = par if par is not None else _params.values(_params.defaults())
+        return world_adequacy_shortfall(world, par.adequacy_level) >= par.without_adequacy_share
     raise ValueError(f"where: unknown value {where!r}")
 
 
-def world_adequacy_shortfall(world: World, level: float = 0.92) -> np.ndarray:
-    """Per state: share of students in districts spending below `level` x the state mean."""
+def world_adequacy_shortfall(world: World, level: float) -> np.ndarray:
+    """Per state: share of students in districts spending below `level` x the state mean
+    (`adequacy_level`, a share of the state mean)."""
     below = (1 + world.d_spend_tilt) < level
     tot = np.bincount(world.d_state, weights=world.d_enroll, minlength=world.n_states)
     return np.bincount(world.d_state, weights=world.d_enroll * below, minlength=world.n_states) / tot
@@ -95,7 +98,8 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
     cost = np.zeros(n_q)
     contested = np.zeros(n_q)
 
-    advocacy = spec.param_values()["advocacy_cost_musd_per_effort"]
+    par = _params.values(spec.param_values())
+    advocacy = par.advocacy_cost_musd_per_effort
     for entry in spec.sequence:
         s_q = int(round(entry.start_year * 4))
         e_q = n_q if entry.end_year is None else int(round(entry.end_year * 4))
@@ -120,7 +124,7 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
             elif a.level in ("state", "local"):
                 row = Row(a, policies[a.policy] if a.level == "state" else programs[a.policy],
                           start, e_q, max(pace_end, start + 2), target, where if isinstance(where, str) else "list",
-                          _static_mask(where, world), entry.intensity)
+                          _static_mask(where, world, par), entry.intensity)
                 (state_rows if a.level == "state" else local_rows).append(row)
             else:
                 for e in a.effects:

@@ -28,7 +28,7 @@ ACTION_FIELDS = {
     "id": ("milestones.py", "r.action.id"), "group": ("plan.py", "by_group(entry.group)"),
     "level": ("plan.py", "a.level"), "phase": ("rows.py", "row.action.phase == 1"),
     "kind": ("arrays.py", "a.kind"), "feasibility": ("arrays.py", "a.feasibility"),
-    "policy": ("plan.py", "a.policy"), "where": ("plan.py", "_static_mask(where, world)"),
+    "policy": ("plan.py", "a.policy"), "where": ("plan.py", "_static_mask(where, world"),
     "eligibility": ("rows.py", "row.action.eligibility"), "requires": ("rows.py", "row.action.requires"),
     "delay_months": ("actions.py", "delay_months"), "plan_years": ("plan.py", "a.plan_years"),
     "cost_musd": ("channels.py", "a.cost_musd"), "backlash": ("rows.py", "row.action.backlash"),
