@@ -160,6 +160,8 @@ class Answer:
     changes: list[str]
     evaluated: int
     limits: list[str] = field(default_factory=list)
+    value: float = float("nan")        # mean measured value of the indicator, confirmation runs
+    base_value: float = float("nan")   # the same for the plan as written
     scenario_file: str | None = None
 
     def to_json(self) -> dict:
@@ -171,6 +173,8 @@ class Answer:
                 "cost_musd_per_year": {k: round(self.cost[k], 3) for k in ("federal", "states", "districts")},
                 "campaign_musd_per_year": round(self.cost["campaign"], 3),
                 "extra_cost_musd_per_year": extra, "evaluated": self.evaluated, "limits": self.limits,
+                "value": self.value, "base_value": self.base_value,
+                "threshold": self.indicator.threshold_at(self.scenario.scale), "rule": self.indicator.rule,
                 "scenario_file": self.scenario_file}
 
     def sentences(self) -> list[str]:
@@ -186,6 +190,10 @@ class Answer:
                f"states ${self.cost['states']:,.0f}M, districts ${self.cost['districts']:,.0f}M, campaign "
                f"${self.cost['campaign']:,.0f}M), {self.cost['total'] - self.base_cost['total']:+,.0f}M a year "
                f"against the plan as written."]
+        if not self.reached:
+            out.append(f"Its measure ({ind.measure}, {ind.rule.replace('_', ' ')} "
+                       f"{ind.threshold_at(self.scenario.scale):g} at scale {self.scenario.scale:g}) averages "
+                       f"{self.value:.4g} on the fresh runs, against {self.base_value:.4g} for the plan as written.")
         return out + self.limits
 
 
@@ -262,14 +270,19 @@ def _experiment(spec: ScenarioSpec, replications: int, seed: int, label: str):
     data = {"name": f"what it takes: {label}", "description": "what-it-takes setting",
             "replications": replications, "seed": seed, "scale": spec.scale, "chunk_size": replications,
             "key_by": "replication",
-            "outputs": {"values": False, "risks": False, "metrics": False, "trajectories": False}}
+            "outputs": {"values": True, "risks": False, "metrics": False, "trajectories": False}}
     return parse_experiment(data, f"what-it-takes '{label}'", scenarios=[spec])
 
 
-def _p_met(out: Path, indicator: str) -> tuple[int, int]:
+def _p_met(out: Path, indicator: str) -> tuple[int, int, float]:
+    """Runs meeting the indicator, runs, and the mean of its measured value."""
     df = read_runs(out)
-    col = f"met.{indicator}"
-    return int(df[col].sum()), len(df)
+    return int(df[f"met.{indicator}"].sum()), len(df), float(df[f"value.{indicator}"].mean())
+
+
+def _closeness(ind: _ind.Indicator, value: float) -> float:
+    """Larger is closer to the target (the measure falls for `reduced_by`, rises otherwise)."""
+    return -value if ind.rule == "reduced_by" else value
 
 
 def _open(root: Path, identity: dict) -> Path:
@@ -327,8 +340,8 @@ def what_it_takes(spec: ScenarioSpec, indicator: str, probability: float = 0.5, 
             if pending:
                 sweep_many(pending, jobs=jobs, resume=True)
             for s in todo:
-                k, n = _p_met(runs / s.id(), indicator)
-                results[s.key()] = (s, k / n)
+                k, n, v = _p_met(runs / s.id(), indicator)
+                results[s.key()] = (s, k / n, v)
             if progress:
                 progress(len(todo))
 
@@ -340,8 +353,9 @@ def what_it_takes(spec: ScenarioSpec, indicator: str, probability: float = 0.5, 
         study = optuna.create_study(direction="minimize", sampler=sampler)
         base_total = yearly_cost(spec, spec)["total"]
         asks = 0
-        if results[plain.key()][1] >= probability:
-            asks = 10 * trials   # the plan as written already does it: nothing to search
+        k0 = round(results[plain.key()][1] * replications)
+        if _ind.wilson_interval(k0, replications)[0] >= probability:
+            asks = 10 * trials   # the plan as written surely does it already: nothing to search
         while len(results) < trials + 1 and asks < 10 * trials:
             t = study.ask()
             asks += 1
@@ -360,21 +374,21 @@ def what_it_takes(spec: ScenarioSpec, indicator: str, probability: float = 0.5, 
             study.tell(t, (cost - base_total) + (0.0 if p >= probability else 1e6 * (probability - p)))
             if len(results) == batch_start:   # a setting already seen: ask again
                 continue
-        feasible = [(s, p) for s, p in results.values() if p >= probability]
+        feasible = [(s, p) for s, p, _ in results.values() if p >= probability]
         if feasible:
             best = min(feasible, key=lambda sp: (yearly_cost(apply(spec, groups, fams, sp[0]), spec)["total"], -sp[1]))[0]
+            # the simplified answer first; if fresh runs do not confirm it (a setting chosen on few
+            # runs can be lucky), the unsimplified one; the first confirmed, else the better of the two
+            picks = list(dict.fromkeys([_simplify(best, probability, results, evaluate), best]))
         else:
-            best = max(results.values(), key=lambda sp: sp[1])[0]
-        # the simplified answer first; if fresh runs do not confirm it (a setting chosen on few runs
-        # can be lucky), the unsimplified one; the first confirmed, else the better of the two
-        found = best
-        picks = list(dict.fromkeys([_simplify(found, probability if feasible else results[found.key()][1], results,
-                                              evaluate), found]))
+            # none reaches it: the setting that comes closest (P(met), then the measured value)
+            best = max(results.values(), key=lambda r: (r[1], _closeness(ind, r[2])))[0]
+            picks = [best]
         confirm_seed = seed + 1_000_003
         name = f"{spec.name}_what_it_takes_{indicator}"
         sweep_many([(_experiment(spec, confirm_replications, confirm_seed, "confirm base"), root / "confirm" / "base")],
                    jobs=jobs, resume=True)
-        kb, nb = _p_met(root / "confirm" / "base", indicator)
+        kb, nb, vb = _p_met(root / "confirm" / "base", indicator)
         tried = []
         for s in picks:
             where = root / "confirm" / s.id()
@@ -384,14 +398,14 @@ def what_it_takes(spec: ScenarioSpec, indicator: str, probability: float = 0.5, 
             if tried[-1][1] / tried[-1][2] >= probability:
                 break
         confirmed = [t for t in tried if t[1] / t[2] >= probability]
-        best, k, n = confirmed[0] if confirmed else max(tried, key=lambda t: t[1] / t[2])
+        best, k, n, v = confirmed[0] if confirmed else max(tried, key=lambda t: t[1] / t[2])
         answer_spec = apply(spec, groups, fams, best, name)
     lo, hi = _ind.wilson_interval(k, n)
     p_met = k / n
     reached = p_met >= probability
     answer = Answer(ind, probability, reached, best, answer_spec, spec, p_met, lo, hi, kb / nb,
                     yearly_cost(answer_spec, spec), yearly_cost(spec, spec), _describe(spec, groups, fams, best),
-                    len(results), [] if reached else _limits(best, levers, groups))
+                    len(results), [] if reached else _limits(best, levers, groups), value=v, base_value=vb)
     if out:
         from .strategist import scenario_toml
 
