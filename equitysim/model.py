@@ -37,7 +37,7 @@ from .mechanisms import (adoption, backlash, capacity, capital, coalitions, cour
                          implementation, opposition, outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
 from .mechanisms.elections import START_YEAR  # noqa: F401 - part of the model's public surface
-from .plan import compile_plan
+from .plan import PLAN_PARAMS, compile_plan
 from .programs import ProgramTable
 from .rows import RowTable
 from .scenario import EquityScenario, ScenarioSpec
@@ -125,9 +125,11 @@ class EquityModel(mesa.Model):
                 k = self.program_index[a.policy]
                 base_cost[k] = max(base_cost[k], a.cost_musd)
         self.fixed = Fixed.get(w, self.programs, base_cost, par)
-        # The compiled plan depends only on the scenario and the world: shared by replications.
+        # The compiled plan depends on the scenario, the world and the few parameters the compiler
+        # reads (plan.PLAN_PARAMS): shared by replications.
         plans = caches.for_world(w, "plan")
-        key = self.spec.model_dump_json(exclude={"name", "description", "parameters", "uncertainty"})
+        key = (self.spec.model_dump_json(exclude={"name", "description", "parameters", "uncertainty"}),
+               tuple(self.p[n] for n in PLAN_PARAMS))
         if key not in plans:
             plan = compile_plan(self.spec, cat, w)
             plans[key] = (plan,

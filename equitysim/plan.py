@@ -55,6 +55,10 @@ class Plan:
         return 0.0 if s is None else float(s[min(q, self.n_q - 1)])
 
 
+# The registry parameters compile_plan reads (the model's plan cache keys on their values).
+PLAN_PARAMS = ("advocacy_cost_musd_per_effort", "adequacy_level", "without_adequacy_share")
+
+
 def _static_mask(where: str | list[str], world: World, par=None) -> np.ndarray:
     st = world.states
     n = len(st)

@@ -87,3 +87,19 @@ def test_cost_command_json_and_errors(capsys, tmp_path):
     assert main(["cost", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.toml" in err[0]
+
+
+def test_the_plan_cache_sees_the_parameters_the_compiler_reads():
+    """Two runs on one world that differ only in a parameter compile_plan reads must not share a
+    compiled plan (a sweep over advocacy_cost_musd_per_effort would otherwise reuse a stale one)."""
+    from equitysim.model import EquityModel
+    from equitysim.plan import PLAN_PARAMS
+
+    spec = _spec()
+    harder = spec.model_copy(update={"sequence": [e.model_copy(update={"intensity": 2.0}) if e.group == "state_funding_bills" else e
+                                                  for e in spec.sequence]})
+    assert "advocacy_cost_musd_per_effort" in PLAN_PARAMS
+    a = EquityModel(harder, rng=1)
+    b = EquityModel(harder.with_parameters(advocacy_cost_musd_per_effort=25.0), rng=1, world=a.world)
+    assert b.plan is not a.plan
+    assert (b.plan.cost_by_quarter - a.plan.cost_by_quarter).max() == pytest.approx(15.0)
