@@ -237,6 +237,9 @@ def apply_knob(strategy: Strategy, a: AdaptAction) -> Strategy | None:
         lo = next(m.ge for m in meta if hasattr(m, "ge"))
         hi = next(m.le for m in meta if hasattr(m, "le"))
         new = min(max(old + a.by, lo), hi)
+        new = next((b for b in (lo, hi) if np.isclose(new, b)), new)   # steps that land on a bound
+        if np.isclose(new, old):
+            return None
     return None if new == old else strategy.model_copy(update={a.knob: new})
 
 
