@@ -412,3 +412,27 @@ def describe_difference(res) -> list[str]:
     if res.confirmed is not None:
         out += _confirmation_sentences(res)
     return out
+
+
+def pathways_title(name: str, runs: int, moves: list) -> str:
+    """The pathways chart's finding: how many futures switched branch, to what and when."""
+    if not moves:
+        return f"In none of {runs} futures did {scenario_phrase(name)} switch its sequencing"
+    total: dict[str, float] = {}
+    for _, _, b, s in moves:
+        total[b] = total.get(b, 0.0) + s
+    b, s = max(total.items(), key=lambda kv: kv[1])
+    when = max((m for m in moves if m[2] == b), key=lambda m: m[3])[0]
+    return (f"{capitalize(scenario_phrase(name))}: {s:.0%} of {runs} futures switch to '{b}', "
+            f"most in year {when:g}")
+
+
+def adaptations_title(name: str, runs: int, rows: list[dict]) -> str:
+    """The adaptations chart's finding: the rule that fired in the most futures."""
+    if not rows:
+        return f"{capitalize(scenario_phrase(name))} has no adaptation rules"
+    top = max(rows, key=lambda a: a["fired_share"])
+    if top["fired_share"] == 0:
+        return f"No adaptation rule of {scenario_phrase(name)} fired in {runs} futures"
+    return (f"{capitalize(scenario_phrase(name))}: '{top['rule'].replace('_', ' ')}' fires in "
+            f"{top['fired_share']:.0%} of {runs} futures, first around year {top['mean_first_year']:.1f}")
