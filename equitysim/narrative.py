@@ -409,6 +409,17 @@ def describe_difference(res) -> list[str]:
                    f"({row.ci_low:.2f}-{row.ci_high:.2f}) against the roadmap's {road.expected_met:.2f} "
                    f"({road.ci_low:.2f}-{road.ci_high:.2f}); its worst-case regret is {row.max_regret:.2f} "
                    f"against the roadmap's {road.max_regret:.2f}.")
+    if getattr(res, "best_adaptive", None) is not None:
+        a, st = res.best_adaptive, res.best_static
+        out.append(f"The best adaptive plan ({a.rules}) meets {a.expected_met:.2f} of {n_ind} indicators on average "
+                   f"({a.ci_low:.2f}-{a.ci_high:.2f}) against the best static plan's {st.expected_met:.2f} "
+                   f"({st.ci_low:.2f}-{st.ci_high:.2f}); worst-case regret {a.max_regret:.2f} against {st.max_regret:.2f}.")
+        h = res.adapting_helps.iloc[0]
+        if h.difference > 0:
+            out.append(f"Adapting helps most in the future '{h.future}' ({h.difference:+.2f} indicators in the search runs).")
+        else:
+            out.append(f"In the search runs adapting helps in no future; it costs least in '{h.future}' "
+                       f"({h.difference:+.2f} indicators).")
     if res.confirmed is not None:
         out += _confirmation_sentences(res)
     return out

@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.reference import ReferenceModel
@@ -281,3 +282,73 @@ def test_the_reference_follows_the_rules():
                  "federal_hostile", "burnout"):
         r = AdaptRule.model_validate(_rule(signpost=kind, above=0.0))
         assert A.signpost(fast, r) == pytest.approx(plain.signpost(r)), kind
+
+
+# ---------------------------------------------------------------------- the search over adaptation
+ADAPTIVE_QUICK = SCENARIOS.parent / "experiments" / "adaptive_search_quick.toml"
+
+
+@pytest.fixture(scope="module")
+def adaptive_search(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adaptive") / "res"
+    assert main(["sequence", str(ADAPTIVE_QUICK), "--out", str(out), "--jobs", "1", "--json"]) == 0
+    return out
+
+
+def test_the_search_reports_static_and_adaptive_side_by_side(adaptive_search, capsys):
+    from equitysim.sequencing import load_search
+    from equitysim.sequencing.candidates import candidate_from_key
+
+    out = adaptive_search
+    spec, base = load_search(ADAPTIVE_QUICK)
+    table = pd.read_csv(out / "candidates.csv")
+    static, adaptive = table[~table.adaptive], table[table.adaptive]
+    assert len(static) == spec.space_size and len(adaptive) == spec.adaptive.budget
+    for label in ("best_static", "best_adaptive"):
+        load_scenario(out / f"{label}.toml")   # runnable scenario files
+    assert load_scenario(out / "best_adaptive.toml").adapt and not load_scenario(out / "best_static.toml").adapt
+    conf = pd.read_csv(out / "confirmed.csv")
+    assert set(conf.answer) == {"best_expected", "most_robust", "roadmap", "best_static", "best_adaptive"}
+    row = conf[conf.answer == "best_static"].iloc[0]
+    assert row.difference_vs_best_static == 0 and row.vs_static_ci_low == 0
+    by = pd.read_csv(out / "confirmed_by_future.csv")
+    assert len(by) == 2 and (by.ci_low <= by.difference).all() and (by.difference <= by.ci_high).all()
+    assert list(by.difference) == sorted(by.difference, reverse=True)
+    # regret over static and adaptive candidates together
+    fut = [c for c in table if c.startswith("future.")]
+    regret = (table[fut].max() - table[fut]).max(axis=1)
+    assert np.allclose(regret, table.max_regret)
+    assert all(candidate_from_key(k).adaptive == a for k, a in zip(table.candidate, table.adaptive))
+
+
+def test_adaptive_candidates_share_the_static_runs_where_no_rule_fires(adaptive_search):
+    """Common random numbers: in every run where no rule of an adaptive candidate fired, it meets
+    exactly the indicators its static timetable meets in the same run."""
+    from equitysim.experiments import read_runs
+
+    index = json.loads((adaptive_search / "runs" / "index.json").read_text())
+    road = read_runs(adaptive_search / "runs" / index['[[0.0], 0.5, "all", "default"]'])
+    met = [c for c in road if c.startswith("met.")]
+    road = road.set_index(["scenario", "replication"])[met]
+    compared = 0
+    for key, d in index.items():
+        if len(json.loads(key)) < 5 or json.loads(key)[0] != [0.0]:
+            continue
+        runs = read_runs(adaptive_search / "runs" / d)
+        fired = runs[[c for c in runs if c.startswith("adapt.")]].notna().any(axis=1)
+        quiet = runs[~fired].set_index(["scenario", "replication"])[met]
+        assert (quiet == road.loc[quiet.index]).all().all()
+        compared += len(quiet)
+    assert compared > 0
+
+
+def test_a_bad_adaptive_search_file_is_one_line(tmp_path, capsys):
+    f = tmp_path / "s.toml"
+    f.write_text(ADAPTIVE_QUICK.read_text().replace('base = "../scenarios/roadmap.toml"',
+                                                    f'base = "{SCENARIOS / "roadmap.toml"}"')
+                 .replace('scenario = "../scenarios/roadmap_adaptive.toml"',
+                          f'scenario = "{SCENARIOS / "roadmap_adaptive.toml"}"')
+                 .replace('rule = "comprehensive_review_strategic_adjustment"', 'rule = "nope"'))
+    assert main(["sequence", str(f), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{f}: adaptive.rules.0.rule: expected a rule of" in err
