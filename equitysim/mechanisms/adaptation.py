@@ -399,7 +399,7 @@ def install(m, tt: Timetable, strategy: Strategy) -> None:
     """Put an edited timetable and strategy into the fast model: the compiled plan and row tables
     (cached per world on the timetable), the strategy the mechanisms read, the pace."""
     plans = caches.for_world(m.world, "adaptive_plan")
-    key = (m.spec.years, tt.entries)
+    key = (m.spec.years, tt.entries, tuple(sorted(m.p.items())))   # the compiler reads parameters too
     if key not in plans:
         plan = compile_plan(m.spec, m.catalogue, m.world, [e.compiled() for e in tt.entries])
         plans[key] = (plan,
