@@ -402,10 +402,10 @@ def install(m, tt: Timetable, strategy: Strategy) -> None:
     key = (m.spec.years, tt.entries, tuple(sorted(m.p.items())))   # the compiler reads parameters too
     if key not in plans:
         plan = compile_plan(m.spec, m.catalogue, m.world, [e.compiled() for e in tt.entries])
-        plans[key] = (plan,
-                      RowTable.build(plan.state_rows, m.n_quarters, m.n_states, m.policy_index, m.world.d_state),
-                      RowTable.build(plan.local_rows, m.n_quarters, m.n_states, m.policy_index, m.world.d_state,
-                                     m.fixed.eligible_by_program))
+        caches.remember(plans, key, (plan,
+                        RowTable.build(plan.state_rows, m.n_quarters, m.n_states, m.policy_index, m.world.d_state),
+                        RowTable.build(plan.local_rows, m.n_quarters, m.n_states, m.policy_index, m.world.d_state,
+                                       m.fixed.eligible_by_program)), caches.ADAPTIVE_PLANS_KEPT)
     m.plan, m.rows_state, m.rows_local = plans[key]
     if strategy is not m.spec.strategy:
         m.spec = m.spec.model_copy(update={"strategy": strategy})
