@@ -352,3 +352,26 @@ def test_a_bad_adaptive_search_file_is_one_line(tmp_path, capsys):
     assert main(["sequence", str(f), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"{f}: adaptive.rules.0.rule: expected a rule of" in err
+
+
+def test_pathways_and_adaptations_charts_in_the_report_and_as_files(tmp_path, capsys):
+    from equitysim.plots.adaptive import branch_shares
+    from equitysim.report import build_report
+
+    spec = load_scenario(SCENARIOS / "roadmap_adaptive.toml").model_copy(update={"scale": SCALE})
+    res = run(spec, 5, seed=2, trajectories=True)
+    t, branches, share, moves = branch_shares(res)
+    assert branches[0] == A.AS_WRITTEN and np.allclose(share.sum(0), 1.0)   # every future on one branch
+    switched = sum(1 for w in res.pathways() if w)
+    assert sum(s for *_, s in moves) == pytest.approx(switched / 5)
+    html = build_report({"roadmap_adaptive": res})
+    assert "How the plan adapted" in html and "comprehensive_review_strategic_adjustment" in html
+    for kind, ext in (("pathways", "png"), ("pathways", "svg"), ("adaptations", "svg")):
+        out = tmp_path / f"{kind}.{ext}"
+        assert main(["plot", str(SCENARIOS / "roadmap_adaptive.toml"), "--kind", kind, "-n", "3", "--scale", "0.05",
+                     "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+    # a static scenario has no pathways: one line, exit 2
+    assert main(["plot", str(SCENARIOS / "roadmap.toml"), "--kind", "pathways", "-n", "2", "--scale", "0.05",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "no adaptive scenario" in capsys.readouterr().err
