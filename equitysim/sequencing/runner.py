@@ -60,14 +60,14 @@ class SearchResult:
             "confirmation": None if self.confirmed is None else {
                 "replications_per_future": self.spec.confirm_replications, "seed": confirm_seed(self.spec),
                 "rows": json.loads(self.confirmed.to_json(orient="records"))},
-            "static_vs_adaptive": None if self.best_adaptive is None else {
+            **({} if self.best_adaptive is None else {"static_vs_adaptive": {
                 label: {"candidate": row.candidate, "rules": row.rules, "expected_met": float(row.expected_met),
                         "ci_low": float(row.ci_low), "ci_high": float(row.ci_high),
                         "max_regret": float(row.max_regret), "scenario_file": self.files.get(label)}
                 for label, row in (("best_static", self.best_static), ("best_adaptive", self.best_adaptive))} | {
                 "adapting_helps_most": json.loads(self.adapting_helps.to_json(orient="records")),
                 "confirmed_by_future": None if self.confirmed_by_future is None else
-                json.loads(self.confirmed_by_future.to_json(orient="records"))},
+                json.loads(self.confirmed_by_future.to_json(orient="records"))}}),
         }
 
     def sentences(self) -> list[str]:
