@@ -375,3 +375,22 @@ def test_pathways_and_adaptations_charts_in_the_report_and_as_files(tmp_path, ca
     assert main(["plot", str(SCENARIOS / "roadmap.toml"), "--kind", "pathways", "-n", "2", "--scale", "0.05",
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "no adaptive scenario" in capsys.readouterr().err
+
+
+def test_a_switch_carries_on_the_groups_under_way():
+    fb = type("F", (), {"name": "b", "sequence": load_scenario(SCENARIOS / "roadmap.toml").sequence[:1]})
+    g = fb.sequence[0].group
+    sw = A.switch(_tt((g, 0, None), ("x", 0, None)), fb, 8)
+    carried = [e for e in sw.entries if e.start_q == 8]
+    assert [(e.group, e.served_q) for e in carried] == [(g, 8)]       # its delays served in quarters 0-7
+    assert [(e.group, e.end_q) for e in sw.entries if e.group == "x"] == [("x", 8)]
+
+
+def test_the_shipped_fallback_keeps_what_the_roadmap_has_under_way_at_year_3():
+    """Switching at the three-year review stops no group the roadmap still runs then (the fallback
+    changes intensities and where, and adds nothing the roadmap lacks)."""
+    spec = load_scenario(SCENARIOS / "roadmap_adaptive.toml")
+    fb = spec.fallbacks[0]
+    running = {e.group for e in spec.sequence if e.start_year < 3 and (e.end_year is None or e.end_year > 3)}
+    later = {e.group for e in spec.sequence if e.start_year >= 3}
+    assert running | later == {e.group for e in fb.sequence}

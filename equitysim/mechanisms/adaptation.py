@@ -203,10 +203,19 @@ def move(tt: Timetable, group: str, to: str, share: float, q: int) -> Timetable 
 
 
 def switch(tt: Timetable, fallback, q: int) -> Timetable | None:
+    """Everything under way stops now (future entries are dropped) and the fallback's entries start
+    from q; a fallback entry starting now for a group that was under way carries on from it (the
+    catalogue delays it had served are not served again)."""
     if tt.branch == fallback.name:
         return None
+    served = {}
+    for e in tt.entries:
+        if e.running(q):
+            served[e.group] = max(served.get(e.group, 0), e.served_q + q - e.start_q)
     kept = tuple(e.split(q)[0] if e.running(q) else e for e in tt.entries if not (e.unfinished(q) and e.start_q >= q))
-    return Timetable(kept + entries_of(fallback.sequence, q), {}, fallback.name)
+    new = tuple(replace(e, served_q=served.get(e.group, 0)) if e.start_q == q else e
+                for e in entries_of(fallback.sequence, q))
+    return Timetable(kept + new, {}, fallback.name)
 
 
 def apply_timetable(tt: Timetable, a: AdaptAction, spec: ScenarioSpec, q: int) -> Timetable | None:
