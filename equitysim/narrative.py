@@ -425,16 +425,14 @@ def describe_difference(res) -> list[str]:
     return out
 
 
-def pathways_title(name: str, runs: int, moves: list) -> str:
-    """The pathways chart's finding: how many futures switched branch, to what and when."""
-    if not moves:
-        return f"In none of {runs} futures did {scenario_phrase(name)} switch its sequencing"
-    total: dict[str, float] = {}
-    for _, _, b, s in moves:
-        total[b] = total.get(b, 0.0) + s
-    b, s = max(total.items(), key=lambda kv: kv[1])
-    when = max((m for m in moves if m[2] == b), key=lambda m: m[3])[0]
-    return (f"{capitalize(scenario_phrase(name))}: {s:.0%} of {runs} futures switch to '{b}', "
+def pathways_title(name: str, runs: int, arrivals: dict) -> str:
+    """The pathways chart's finding: the branch most futures reach, and when most reach it
+    (`arrivals`: branch -> the year each future first reached it)."""
+    if not arrivals:
+        return f"In none of {runs} futures did {scenario_phrase(name)} change its sequencing"
+    b, years = max(arrivals.items(), key=lambda kv: len(kv[1]))
+    when = max(set(years), key=years.count)
+    return (f"{capitalize(scenario_phrase(name))}: {len(years) / runs:.0%} of {runs} futures reach '{b}', "
             f"most in year {when:g}")
 
 

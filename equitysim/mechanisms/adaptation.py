@@ -118,6 +118,11 @@ class Timetable:
     held: dict = field(default_factory=dict)   # group -> (quarter paused, entries held)
     branch: str = AS_WRITTEN
 
+    @property
+    def pathway(self) -> str:
+        """The branch as a pathways chart shows it: the sequencing in force and any group paused."""
+        return self.branch + "".join(f" + {g} paused" for g in sorted(self.held))
+
 
 # ------------------------------------------------------------------ actions on the timetable
 def _edit_group(entries, group, q, change):
@@ -294,7 +299,7 @@ def crossed(rule: AdaptRule, value: float) -> bool:
 # ------------------------------------------------------------------ the checks, for either model
 class Adaptation:
     """The rules of one run: when each is due, its cool-down, the timetable and strategy in
-    force, and the log of fires [(quarter, rule, branch after)]. `check(model, signpost, install)`
+    force, and the log of fires [(quarter, rule, pathway after: branch and paused groups)]. `check(model, signpost, install)`
     runs between quarters; `signpost(rule)` reads the model, `install(timetable, strategy)` puts an
     edited plan into it (the fast model's `install` below; the reference model has its own)."""
 
@@ -347,7 +352,7 @@ class Adaptation:
             if did:
                 self.last[i] = q
                 self.fires[i] += 1
-                self.log.append((q, r.name, self.timetable.branch))
+                self.log.append((q, r.name, self.timetable.pathway))
                 changed = True
         if changed:
             install(self.timetable, self.strategy)
@@ -362,7 +367,8 @@ class Adaptation:
         return out
 
     def switches(self) -> list[tuple[float, str]]:
-        """[(year, branch)] each time the branch (sequencing in force) changed."""
+        """[(year, pathway)] each time the pathway (the sequencing in force, or a group paused or
+        resumed) changed."""
         out, branch = [], AS_WRITTEN
         for q, _, b in self.log:
             if b != branch:

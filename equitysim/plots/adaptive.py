@@ -14,6 +14,7 @@ from ..resultsets import load_results
 from .style import MARKERS, OKABE_ITO, STYLE
 
 WIDTH_MAX = 14.0   # points: the line of a branch every future is on
+LABEL_MIN = 0.1    # switches made by fewer futures than this are drawn but not labelled
 
 
 def _adaptive(results, scenario: str | None):
@@ -35,6 +36,7 @@ def branch_shares(result, step: float = 0.25) -> tuple[np.ndarray, list[str], np
         for _, b in w:
             if b not in branches:
                 branches.append(b)
+    branches = [b for b in branches if b == AS_WRITTEN or any(b == x for w in ways for _, x in w)] or [AS_WRITTEN]
     t = np.arange(0, years + step / 2, step)
     share = np.zeros((len(branches), len(t)))
     moves: dict[tuple, int] = {}
@@ -49,9 +51,21 @@ def branch_shares(result, step: float = 0.25) -> tuple[np.ndarray, list[str], np
     return t, branches, share / n, [(y, a, b, k / n) for (y, a, b), k in sorted(moves.items())]
 
 
+def first_arrivals(result) -> dict[str, list[float]]:
+    """Branch -> the year each future first reached it (futures that never did left out)."""
+    out: dict[str, list[float]] = {}
+    for w in result.pathways():
+        seen = set()
+        for y, b in w:
+            if b not in seen and b != AS_WRITTEN:
+                out.setdefault(b, []).append(y)
+                seen.add(b)
+    return out
+
+
 def pathways_chart(results, scenario: str | None = None, title: str | None = None) -> Figure:
     """Adaptation pathways of an adaptive scenario: one horizontal line per sequencing branch (the
-    plan as written and each fallback), as wide as the share of futures on it at each time, with a
+    plan as written, each fallback, and either with a group paused), as wide as the share of futures on it at each time, with a
     marker and a connector where futures switch (marker size by the share switching then)."""
     name, r = _adaptive(results, scenario)
     t, branches, share, moves = branch_shares(r)
@@ -75,14 +89,15 @@ def pathways_chart(results, scenario: str | None = None, title: str | None = Non
                     solid_capstyle="butt")
             ax.scatter([y], [yb], s=30 + 400 * s, marker=MARKERS[1], color=OKABE_ITO[branches.index(b) % len(OKABE_ITO)],
                        edgecolors="black", zorder=3)
-            ax.annotate(f"{s:.0%}", (y, yb), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=9)
+            if s >= LABEL_MIN:
+                ax.annotate(f"{s:.0%}", (y, yb), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=9)
         ax.set_yticks([])
         ax.set_ylim(-0.7, len(branches) - 0.3)
         ax.set_xlim(0, t[-1] + 3.2)
         ax.set_xticks(range(0, int(t[-1]) + 1))
         ax.set_xlabel("years from the start of the campaign")
         ax.spines["left"].set_visible(False)
-        ax.set_title(title or pathways_title(name, r.replications, moves), loc="left", fontsize=12)
+        ax.set_title(title or pathways_title(name, r.replications, first_arrivals(r)), loc="left", fontsize=12)
         fig.tight_layout()
     return fig
 
