@@ -405,6 +405,8 @@ def describe_difference(res) -> list[str]:
             continue
         diffs = _differences(res.spec, row, road)
         what = "; ".join(diffs) if diffs else "is the roadmap as written"
+        if bool(row.get("adaptive", False)):
+            what = ("is the roadmap's timetable" if not diffs else what) + f", adapted by the rules {row.rules}"
         out.append(f"{label} {what}. It meets {row.expected_met:.2f} of {n_ind} indicators on average "
                    f"({row.ci_low:.2f}-{row.ci_high:.2f}) against the roadmap's {road.expected_met:.2f} "
                    f"({road.ci_low:.2f}-{road.ci_high:.2f}); its worst-case regret is {row.max_regret:.2f} "
