@@ -229,10 +229,10 @@ class EnsembleResult:
                 {"id": r.id, "target": round(float(r.target), 6), "year": int(r.year), "p_met": round(float(r.p_met), 6),
                  "ci_low": round(float(r.ci_low), 6), "ci_high": round(float(r.ci_high), 6)}
                 for r in self.milestones().itertuples()],
-            "adaptations": [
+            **({"adaptations": [   # adaptive plans only: a static scenario's JSON is unchanged
                 {"rule": a["rule"], "fired_share": round(a["fired_share"], 6),
                  "mean_first_year": None if a["mean_first_year"] is None else round(a["mean_first_year"], 6)}
-                for a in self.adaptations()],
+                for a in self.adaptations()]} if self.spec.adapt else {}),
         }
 
 
