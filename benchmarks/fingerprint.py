@@ -52,9 +52,10 @@ def scenario_fingerprint(spec, replications: int, seed: int, jobs: int = 1) -> d
     """{'exact': ..., 'rounded': ...} for `replications` runs of `spec` under master `seed`."""
     res = run(spec, replications=replications, seed=seed, jobs=jobs, trajectories=True, states=True)
     # Milestones are an evaluation of the same state (added after the fingerprint was first
-    # pinned): left out, so that the fingerprint stays comparable across that addition.
+    # pinned): left out, so that the fingerprint stays comparable across that addition; the same
+    # for the adaptation report (adaptive plans, issue 19; empty for a static scenario).
     runs = res.runs[[c for c in res.runs.columns if not c.startswith("milestone.")]]
-    summary = {k: v for k, v in res.to_json().items() if k != "milestones"}
+    summary = {k: v for k, v in res.to_json().items() if k not in ("milestones", "adaptations")}
     out = {}
     for name, rounded in (("exact", False), ("rounded", True)):
         h = hashlib.sha256()

@@ -24,3 +24,16 @@ def for_world(world, name: str) -> dict:
 def clear() -> None:
     """Forget every cached value (tests use it to build from scratch)."""
     _BY_WORLD.clear()
+
+
+# Compiled plans of the timetables adaptive plans rewrite during runs (mechanisms/adaptation.py):
+# many runs share a rewrite (a review at the same year end), so they are kept, but at most this
+# many per world (oldest dropped first), as each holds per-district row masks. Memory, not behaviour.
+ADAPTIVE_PLANS_KEPT = 64
+
+
+def remember(cache: dict, key, value, keep: int) -> None:
+    """cache[key] = value, dropping the oldest entries beyond `keep` (dicts keep insertion order)."""
+    cache[key] = value
+    while len(cache) > keep:
+        cache.pop(next(iter(cache)))

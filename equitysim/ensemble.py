@@ -7,6 +7,7 @@ workers or the order in which replications run. The world is built once per work
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ STATE_POLICIES = ("funding_bill", "weighted_funding", "adequacy_standard", "inte
                   "discipline_mandate")
 # Key of the milestone definitions a record carries to `run` (popped there: not a column).
 MILESTONES = "_milestones"
+# Column of an adaptive run's record: the JSON list of [year, branch] switches of sequencing.
+PATHWAY = "pathway"
 # Per-state status codes in `EnsembleResult.states`.
 NEVER, REPEALED, IN_FORCE = 0, 1, 2
 
@@ -80,6 +83,10 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
     for ms in model.milestones:
         rec[f"milestone.{ms.id}"] = bool(model.milestone_values.get(ms.id, -math.inf) >= ms.target)
     rec[MILESTONES] = [(ms.id, ms.target, ms.year, ms.unit) for ms in model.milestones]
+    if model.adaptation is not None:   # adaptive plans: when each rule first fired, the branches taken
+        rec.update({f"adapt.{k}": v for k, v in model.adaptation.first_years().items()})
+        rec.update({f"adapt_fires.{r.name}": float(n) for r, n in zip(model.adaptation.rules, model.adaptation.fires)})
+        rec[PATHWAY] = json.dumps(model.adaptation.switches())
     if trajectories:
         rec["trajectory"] = [{"year": 0, **{k: model.baseline[k] for k in _ind.TRAJECTORY_METRICS}}] + [
             {"year": h["year"], **{k: h[k] for k in _ind.TRAJECTORY_METRICS}} for h in model.history]
@@ -185,6 +192,24 @@ class EnsembleResult:
                          "p_met": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows, columns=["id", "target", "unit", "year", "p_met", "ci_low", "ci_high"])
 
+    def adaptations(self) -> list[dict]:
+        """Per [[adapt]] rule: share of runs in which it fired, mean year of its first firing (over
+        those runs; None if it never fired) and mean fires per run."""
+        out = []
+        for r in self.spec.adapt:
+            first = self.runs[f"adapt.{r.name}"].to_numpy(float) if f"adapt.{r.name}" in self.runs else np.array([np.nan])
+            fired = ~np.isnan(first)
+            out.append({"rule": r.name, "fired_share": float(fired.mean()),
+                        "mean_first_year": float(first[fired].mean()) if fired.any() else None,
+                        "mean_fires": float(self.runs[f"adapt_fires.{r.name}"].mean()) if f"adapt_fires.{r.name}" in self.runs else 0.0})
+        return out
+
+    def pathways(self) -> list[list[tuple[float, str]]]:
+        """Per run: [(year, branch)] each time its sequencing switched branch."""
+        if PATHWAY not in self.runs:
+            return [[] for _ in range(len(self.runs))]
+        return [[tuple(x) for x in json.loads(p)] for p in self.runs[PATHWAY]]
+
     def expected_met(self) -> float:
         return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(axis=1).mean())
 
@@ -204,6 +229,10 @@ class EnsembleResult:
                 {"id": r.id, "target": round(float(r.target), 6), "year": int(r.year), "p_met": round(float(r.p_met), 6),
                  "ci_low": round(float(r.ci_low), 6), "ci_high": round(float(r.ci_high), 6)}
                 for r in self.milestones().itertuples()],
+            **({"adaptations": [   # adaptive plans only: a static scenario's JSON is unchanged
+                {"rule": a["rule"], "fired_share": round(a["fired_share"], 6),
+                 "mean_first_year": None if a["mean_first_year"] is None else round(a["mean_first_year"], 6)}
+                for a in self.adaptations()]} if self.spec.adapt else {}),
         }
 
 

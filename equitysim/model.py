@@ -2,6 +2,7 @@
 
     federal government -> business cycle -> coalitions -> states -> districts -> schools
     -> (at each year end) reflect on results, accumulate outcomes, record metrics
+    -> (between quarters, adaptive plans only) check the [[adapt]] rules (mechanisms/adaptation.py)
 
 `EquityModel.step` names every stage; each is a function of a module in `mechanisms/` (one per
 roadmap mechanism), over the typed arrays of `arrays.py`. Per-district and per-school state
@@ -33,8 +34,8 @@ from .channels import FederalChannels, StateChannels
 from .fixed import Fixed
 from .measurement import measure as _measure
 from .milestones import milestones_of, value_now
-from .mechanisms import (adoption, backlash, capacity, capital, coalitions, courts, elections, funding,
-                         implementation, opposition, outcomes, reflection)
+from .mechanisms import (adaptation, adoption, backlash, capacity, capital, coalitions, courts, elections,
+                         funding, implementation, opposition, outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
 from .mechanisms.elections import START_YEAR  # noqa: F401 - part of the model's public surface
 from .plan import PLAN_PARAMS, compile_plan
@@ -108,6 +109,8 @@ class EquityModel(mesa.Model):
         if key not in base:
             base[key] = self.measure()
         self.baseline = dict(base[key])
+        # the scenario's [[adapt]] rules, checked between quarters (None: a static plan)
+        self.adaptation = adaptation.attach(self)
 
     def _build_state(self, init_rng: np.random.Generator) -> None:
         """The typed arrays of every level, the compiled plan and the world-fixed arrays."""
@@ -207,6 +210,8 @@ class EquityModel(mesa.Model):
         self.quarter += 1
         if self.quarter >= self.n_quarters:
             self.running = False
+        elif self.adaptation is not None:   # adaptive plans: the rules' checks before the next quarter
+            adaptation.between_quarters(self)
 
     def run(self) -> "EquityModel":
         """Step through every quarter of the scenario (40 for ten years); returns the model."""

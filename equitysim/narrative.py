@@ -405,10 +405,45 @@ def describe_difference(res) -> list[str]:
             continue
         diffs = _differences(res.spec, row, road)
         what = "; ".join(diffs) if diffs else "is the roadmap as written"
+        if bool(row.get("adaptive", False)):
+            what = ("is the roadmap's timetable" if not diffs else what) + f", adapted by the rules {row.rules}"
         out.append(f"{label} {what}. It meets {row.expected_met:.2f} of {n_ind} indicators on average "
                    f"({row.ci_low:.2f}-{row.ci_high:.2f}) against the roadmap's {road.expected_met:.2f} "
                    f"({road.ci_low:.2f}-{road.ci_high:.2f}); its worst-case regret is {row.max_regret:.2f} "
                    f"against the roadmap's {road.max_regret:.2f}.")
+    if getattr(res, "best_adaptive", None) is not None:
+        a, st = res.best_adaptive, res.best_static
+        out.append(f"The best adaptive plan ({a.rules}) meets {a.expected_met:.2f} of {n_ind} indicators on average "
+                   f"({a.ci_low:.2f}-{a.ci_high:.2f}) against the best static plan's {st.expected_met:.2f} "
+                   f"({st.ci_low:.2f}-{st.ci_high:.2f}); worst-case regret {a.max_regret:.2f} against {st.max_regret:.2f}.")
+        h = res.adapting_helps.iloc[0]
+        if h.difference > 0:
+            out.append(f"Adapting helps most in the future '{h.future}' ({h.difference:+.2f} indicators in the search runs).")
+        else:
+            out.append(f"In the search runs adapting helps in no future; it costs least in '{h.future}' "
+                       f"({h.difference:+.2f} indicators).")
     if res.confirmed is not None:
         out += _confirmation_sentences(res)
     return out
+
+
+def pathways_title(name: str, runs: int, arrivals: dict) -> str:
+    """The pathways chart's finding: the branch most futures reach, and when most reach it
+    (`arrivals`: branch -> the year each future first reached it)."""
+    if not arrivals:
+        return f"In none of {runs} futures did {scenario_phrase(name)} change its sequencing"
+    b, years = max(arrivals.items(), key=lambda kv: len(kv[1]))
+    when = max(set(years), key=years.count)
+    return (f"{capitalize(scenario_phrase(name))}: {len(years) / runs:.0%} of {runs} futures reach '{b}', "
+            f"most in year {when:g}")
+
+
+def adaptations_title(name: str, runs: int, rows: list[dict]) -> str:
+    """The adaptations chart's finding: the rule that fired in the most futures."""
+    if not rows:
+        return f"{capitalize(scenario_phrase(name))} has no adaptation rules"
+    top = max(rows, key=lambda a: a["fired_share"])
+    if top["fired_share"] == 0:
+        return f"No adaptation rule of {scenario_phrase(name)} fired in {runs} futures"
+    return (f"{capitalize(scenario_phrase(name))}: '{top['rule'].replace('_', ' ')}' fires in "
+            f"{top['fired_share']:.0%} of {runs} futures, first around year {top['mean_first_year']:.1f}")

@@ -88,7 +88,10 @@ def world_adequacy_shortfall(world: World, level: float) -> np.ndarray:
     return np.bincount(world.d_state, weights=world.d_enroll * below, minlength=world.n_states) / tot
 
 
-def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan:
+def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World, entries=None) -> Plan:
+    """The plan of `spec`'s sequence, or of `entries` (objects with the same fields as a
+    SequenceEntry, plus `served_q`: quarters of the catalogue's delays already served, for the
+    timetables an adaptive plan rewrites during a run; mechanisms/adaptation.py)."""
     n_q = spec.years * 4
     fed = catalogue.federal_actions
     fed_index = {a.id: i for i, a in enumerate(fed)}
@@ -104,14 +107,15 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World) -> Plan
 
     par = _params.values(spec.param_values())
     advocacy = par.advocacy_cost_musd_per_effort
-    for entry in spec.sequence:
+    for entry in (spec.sequence if entries is None else entries):
+        served = getattr(entry, "served_q", 0)
         s_q = int(round(entry.start_year * 4))
         e_q = n_q if entry.end_year is None else int(round(entry.end_year * 4))
         if entry.intensity > 1 and any(a.level in ("federal", "state", "local") for a in catalogue.by_group(entry.group)):
             # effort above the plan's on a government group is advocacy the campaign pays for
             cost[s_q:e_q] += advocacy * (entry.intensity - 1)
         for a in catalogue.by_group(entry.group):
-            start = s_q + a.delay_q
+            start = s_q + max(a.delay_q - served, 0)
             if start >= e_q:
                 continue
             target = entry.targets.get(a.id, a.target)

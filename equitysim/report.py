@@ -163,6 +163,19 @@ def _figure(fig, alt: str, caption: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def adaptation_table(result) -> pd.DataFrame:
+    """Per rule: the share of futures in which it fired and the distribution of its first year."""
+    rows = []
+    for a, rule in zip(result.adaptations(), result.spec.adapt):
+        first = result.runs[f"adapt.{a['rule']}"].dropna() if f"adapt.{a['rule']}" in result.runs else pd.Series([], dtype=float)
+        q = first.quantile([0.1, 0.5, 0.9]) if len(first) else None
+        rows.append({"rule": a["rule"], "checked": rule.check.replace("_", " "),
+                     "fired in (share of futures)": f"{a['fired_share']:.0%}",
+                     "first year: 10% / median / 90%": "-" if q is None else " / ".join(f"{v:.2f}" for v in q),
+                     "fires per future": f"{a['mean_fires']:.2f}"})
+    return pd.DataFrame(rows)
+
+
 def _table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
@@ -184,6 +197,17 @@ def figures(results, map_year: int = 5, map_policies=P.MAP_POLICIES, network_pol
         out.append(("network", P.diffusion_network(res, network_policy, scenario=name),
                     "Network: how the policy spreads across bordering states",
                     "States that share a border are joined; arrows show which neighbour usually moves first."))
+    adaptive = [n for n, r in res.items() if r.spec.adapt]
+    if adaptive:
+        out.append(("pathways", P.pathways_chart(res, scenario=adaptive[0]),
+                    "Chart: adaptation pathways, the sequencing branches futures take over time",
+                    f"{capitalize(scenario_phrase(adaptive[0]))}: one line per sequencing branch (the plan as written "
+                    "and each fallback); the wider the line, the more futures are on it; markers show where futures "
+                    "switch, sized by the share switching then."))
+        out.append(("adaptations", P.adaptations_chart(res, scenario=adaptive[0]),
+                    "Chart: how often each adaptation rule fired and when it first did",
+                    "Bars: share of futures in which each rule fired. Dots: the year it first fired in each "
+                    "future (the black bar holds the middle half)."))
     if any(r.trajectories is not None for r in res.values()):
         out.append(("trajectories", P.trajectory_chart(res), "Charts: roadmap metrics over ten years",
                     "The line is the median future; bands hold the middle 50% and 90% of futures."))
@@ -227,6 +251,11 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
         parts.append(f"<h2>Where: the states, by year {map_year}</h2>" + _figure(*fig_by["map"]))
     if "network" in fig_by:
         parts.append(_figure(*fig_by["network"]))
+    if "pathways" in fig_by:
+        parts.append("<h2>How the plan adapted</h2>" + _figure(*fig_by["pathways"]) + _figure(*fig_by["adaptations"]))
+        for name, r in res.items():
+            if r.spec.adapt:
+                parts.append(_table(adaptation_table(r)))
     if "trajectories" in fig_by:
         parts.append("<h2>Over ten years: the roadmap's metrics</h2>" + _figure(*fig_by["trajectories"]))
     parts.append("<h2>Every indicator, in a sentence</h2>")

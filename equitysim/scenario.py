@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from . import params as _params
 from .actions import WHERE, default_catalogue
@@ -118,6 +118,174 @@ class Strategy(Strict):
     lock_in: bool = True
 
 
+# ---------------------------------------------------------------- adaptive plans ([[adapt]] rules)
+# When a rule is checked, in quarters: the roadmap's evaluation timeline ("Progress reports:
+# Quarterly; Outcome evaluation: Annual; Comprehensive review: Every 3 years"). A calendar, not a
+# belief about the world.
+REVIEW_QUARTERS = {"quarterly": 1, "yearly": 4, "every_3_years": 12}
+# Checks on an event (the roadmap's "Strategic adjustment: As needed"): the quarter in which a
+# recession starts, or in which the federal administration turns hostile.
+CHECK_EVENTS = ("recession_starts", "federal_turns_hostile")
+# What a rule watches (mechanisms/adaptation.py computes each with a few numpy reductions):
+SIGNPOSTS = {
+    "indicator_progress": "progress of one success indicator (`indicator`) along a straight path from its "
+                          "baseline to its target by its horizon year, at the last year end (1 = on the path)",
+    "indicators_on_track": "share of the success indicators on or ahead of their path at the last year end",
+    "metric": "a year-end metric (`metric`) as a share of its baseline value",
+    "risk_count": "events of a risk counter (`risk`) over the last `window_years` years",
+    "opposition": "national organised opposition (enrollment-weighted mean of the states', 0-1)",
+    "support_funding_share": "share of the support actions in force the campaign budget pays for (1 = fully funded)",
+    "capital": "mean political capital of the state governments (0-1)",
+    "burnout": "mean staff burnout in districts running at least one program (0-1)",
+    "buy_in": "mean staff and community buy-in over all districts (0-1)",
+    "coalition_breadth": "national coalition breadth (0-1)",
+    "in_recession": "1 during a recession, else 0",
+    "federal_hostile": "1 while the federal administration is hostile, else 0",
+}
+# Strategy knobs a rule may change during a run (the others are read once, when the model starts).
+ADAPTIVE_KNOBS = ("pacing", "coalition_investment", "funding_diversification", "technical_assistance",
+                  "legal_design", "lock_in")
+# What each `do` needs besides itself.
+ACTION_FIELDS = {"pause": ("group",), "resume": ("group",), "shift": ("group", "years"),
+                 "scale": ("group", "factor"), "move": ("group", "to", "share"),
+                 "set": ("knob", "value"), "adjust": ("knob", "by"), "switch": ("fallback",)}
+
+
+def _known_group(v: str) -> str:
+    groups = default_catalogue().groups
+    if v not in groups:
+        raise ValueError(f"one of the catalogue's action groups ({', '.join(groups)})")
+    return v
+
+
+class AdaptAction(Strict):
+    """What a rule does when it fires (`do`):
+
+    pause / resume a group's push; shift a group's entries not yet finished later (`years` > 0) or
+    earlier (< 0, never before now); scale a group's push (`factor`); move a `share` of a group's
+    push (its intensity: the staff, money and organising behind it) to group `to`; set or adjust a
+    strategy knob; switch to a named fallback sequencing (`[[fallbacks]]`)."""
+
+    do: Literal["pause", "resume", "shift", "scale", "move", "set", "adjust", "switch"]
+    group: str | None = None
+    to: str | None = None
+    years: float | None = Field(None, ge=-20, le=20)
+    factor: float | None = Field(None, ge=0, le=5)
+    share: float | None = Field(None, ge=0, le=1)
+    knob: Literal["pacing", "coalition_investment", "funding_diversification", "technical_assistance",
+                  "legal_design", "lock_in"] | None = None
+    value: float | bool | str | None = None
+    by: float | None = Field(None, ge=-1, le=1)
+    fallback: str | None = None
+
+    @field_validator("group", "to")
+    @classmethod
+    def _groups(cls, v):
+        return None if v is None else _known_group(v)
+
+    @model_validator(mode="after")
+    def _needs(self):
+        need = ACTION_FIELDS[self.do]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"'{missing[0]}' for do = '{self.do}' (it needs {', '.join(need)})")
+        extra = [f for f in ("group", "to", "years", "factor", "share", "knob", "value", "by", "fallback")
+                 if f not in need and getattr(self, f) is not None]
+        if extra:
+            raise ValueError(f"only {', '.join(need)} for do = '{self.do}' (not {extra[0]})")
+        if self.do == "set":
+            Strategy.model_validate({self.knob: self.value})  # the knob's own type and range
+        if self.do == "adjust" and self.knob in ("legal_design", "lock_in"):
+            raise ValueError(f"do = 'set' for {self.knob} (it is not a number)")
+        if self.do == "move" and self.group == self.to:
+            raise ValueError("'to' a group other than 'group'")
+        return self
+
+
+class AdaptRule(Strict):
+    """One adaptation rule: checked at the roadmap's review points (`check`), it fires when its
+    signpost is `above` (or `below`) the threshold, then waits `cooldown_years` before it may fire
+    again. A rule with no signpost fires at every check (for event checks). A rule fires only if
+    one of its actions changes the plan or a knob (resuming a group that is not paused does not)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    check: Literal["quarterly", "yearly", "every_3_years", "recession_starts", "federal_turns_hostile"]
+    signpost: Literal[tuple(SIGNPOSTS)] | None = None
+    indicator: str | None = None
+    metric: str | None = None
+    risk: str | None = None
+    window_years: float | None = Field(None, gt=0, le=20)
+    above: float | None = None
+    below: float | None = None
+    cooldown_years: float = Field(ge=0, le=30)
+    max_fires: int | None = Field(None, ge=1)
+    actions: list[AdaptAction] = Field(min_length=1)
+
+    @field_validator("indicator")
+    @classmethod
+    def _indicator(cls, v):
+        from .indicators import indicators
+        ids = [i.id for i in indicators()]
+        if v is not None and v not in ids:
+            raise ValueError(f"a success indicator id ({', '.join(ids)})")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v):
+        from .indicators import TRAJECTORY_METRICS
+        if v is not None and v not in TRAJECTORY_METRICS:
+            raise ValueError(f"a year-end metric ({', '.join(TRAJECTORY_METRICS)})")
+        return v
+
+    @field_validator("risk")
+    @classmethod
+    def _risk(cls, v):
+        from .model import RISK_COUNTS
+        names = RISK_COUNTS + ("recessions",)
+        if v is not None and v not in names:
+            raise ValueError(f"a risk counter ({', '.join(names)})")
+        return v
+
+    @field_validator("above", "below")
+    @classmethod
+    def _finite_threshold(cls, v):
+        return None if v is None else _finite(v)
+
+    @model_validator(mode="after")
+    def _signpost(self):
+        needs = {"indicator_progress": "indicator", "metric": "metric", "risk_count": "risk"}
+        for kind, f in needs.items():
+            if self.signpost == kind and getattr(self, f) is None:
+                raise ValueError(f"'{f}' for signpost = '{kind}'")
+            if self.signpost != kind and getattr(self, f) is not None:
+                raise ValueError(f"no '{f}' unless signpost = '{kind}'")
+        if self.signpost == "risk_count" and self.window_years is None:
+            raise ValueError("'window_years' for signpost = 'risk_count' (years counted back)")
+        if self.signpost != "risk_count" and self.window_years is not None:
+            raise ValueError("no 'window_years' unless signpost = 'risk_count'")
+        n = (self.above is not None) + (self.below is not None)
+        if self.signpost is None and n:
+            raise ValueError("a signpost for the threshold (or no 'above'/'below')")
+        if self.signpost is not None and n != 1:
+            raise ValueError("exactly one of 'above' or 'below' (the signpost's threshold)")
+        return self
+
+    @property
+    def period_quarters(self) -> int | None:
+        """Quarters between scheduled checks (None for an event check)."""
+        return REVIEW_QUARTERS.get(self.check)
+
+
+class Fallback(Strict):
+    """A named fallback sequencing a rule may switch to: its entries' years count from the switch."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    sequence: list[SequenceEntry] = Field(min_length=1)
+
+
 class ScenarioSpec(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -129,6 +297,39 @@ class ScenarioSpec(Strict):
     events: list[Event] = Field(default_factory=list)
     parameters: dict[str, float] = Field(default_factory=dict)
     uncertainty: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    adapt: list[AdaptRule] = Field(default_factory=list)
+    fallbacks: list[Fallback] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_adaptation(self, handler):
+        """A static scenario dumps as before (no `adapt`, no `fallbacks`), so the identities of
+        results written before adaptive plans existed still match."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for k in ("adapt", "fallbacks"):
+                if k in data and not data[k]:
+                    del data[k]
+        return data
+
+    @model_validator(mode="after")
+    def _adaptation(self):
+        names = [r.name for r in self.adapt]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise ValueError(f"@adapt.{names.index(dup)}.name|rule names used once each ('{dup}' is used twice)")
+        fb = [f.name for f in self.fallbacks]
+        planned = {e.group for e in self.sequence} | {e.group for f in self.fallbacks for e in f.sequence}
+        for i, r in enumerate(self.adapt):
+            for j, a in enumerate(r.actions):
+                where = f"adapt.{i}.actions.{j}"
+                if a.do == "switch" and a.fallback not in fb:
+                    raise ValueError(f"@{where}.fallback|a fallback named in [[fallbacks]] "
+                                     f"({', '.join(fb) or 'none defined'}), got {a.fallback!r}")
+                for g in (a.group, a.to):
+                    if g is not None and g not in planned:
+                        raise ValueError(f"@{where}|a group in the scenario's sequence or a fallback's "
+                                         f"('{g}' is in neither)")
+        return self
 
     @field_validator("parameters")
     @classmethod
@@ -197,6 +398,10 @@ def _describe(err: dict) -> tuple[str, str]:
         expected = err["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):
             expected = expected.removeprefix(prefix)
+        if expected.startswith("@") and "|" in expected:   # a check across fields naming its own field
+            where, expected = expected[1:].split("|", 1)
+            loc = ".".join(x for x in (".".join(str(x) for x in err["loc"]), where) if x)
+            return loc, f"expected {expected}"
     got = err.get("input")
     got_s = f", got {got!r}" if not isinstance(got, (dict, list)) else ""
     return loc, f"expected {expected}{got_s}"

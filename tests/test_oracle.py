@@ -48,6 +48,14 @@ def stress(scale=SCALE):
     return spec.model_copy(update={"name": "stress", "strategy": strategy, "events": events})
 
 
+def adaptive(scale=SCALE):
+    """The shipped adaptive roadmap (issue 19) with a recession and a hostile federal
+    administration forced, so that every rule has its occasion: the reference must follow the
+    same rules (signposts read from its agents, the same timetable edits)."""
+    spec = load_scenario(SCENARIOS / "roadmap_adaptive.toml").model_copy(update={"scale": scale})
+    return spec.model_copy(update={"events": [Event(kind="recession", year=2.0), Event(kind="hostile_federal", year=4.0)]})
+
+
 JOBS = int(os.environ.get("EQUITYSIM_ORACLE_JOBS", "1"))   # pytest -n 2 already uses both cores
 
 
@@ -165,7 +173,7 @@ def test_adoption_hazards_equal_the_plain_rule_and_respect_their_bounds():
 
 
 # ---------------------------------------------------------------------- distributions
-@pytest.mark.parametrize("make", [roadmap, stress], ids=["roadmap", "stress"])
+@pytest.mark.parametrize("make", [roadmap, stress, adaptive], ids=["roadmap", "stress", "adaptive"])
 def test_fast_model_and_reference_agree_in_distribution(make):
     spec = make()
     fast = run(spec, REPS, seed=11, jobs=JOBS).runs

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-PREFIXES = ("met.", "value.", "metric.", "risk.")
+PREFIXES = ("met.", "value.", "metric.", "risk.", "adapt.", "adapt_fires.")  # adapt*: adaptive plans only
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:

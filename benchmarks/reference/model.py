@@ -15,6 +15,8 @@ first) agents are shuffled.
              modifiers
     year end: reflect on results -> wins add capital -> schools and districts accumulate
               outcomes -> measure
+    between quarters (adaptive plans): the [[adapt]] rules' signposts read from the agents; a rule
+              that fires rewrites the timetable (recompiled by the plan compiler) or a strategy knob
 
 Adoption is behaviour, never a plan's pace: a pushed action's hazard is the push rate x the
 effort (diminishing returns) x climate, coalition, proof points, diffusion, boosts, constituency,
@@ -32,6 +34,7 @@ import numpy as np
 from equitysim import indicators as ind
 from equitysim import metrics as M
 from equitysim.actions import default_catalogue
+from equitysim.mechanisms.adaptation import Adaptation, indicator_signposts
 from equitysim.mechanisms.elections import START_YEAR, election_calendar
 from equitysim.model import RISK_COUNTS, world_for
 from equitysim.plan import compile_plan
@@ -739,6 +742,9 @@ class ReferenceModel(mesa.Model):
         self.local_rows = [Row(r, self, True) for r in self.plan.local_rows]
         self.history, self.snapshots = [], {}
         self.baseline = self.measure()
+        # adaptive plans: when each rule is due, its cool-down and the timetable edits are the
+        # deterministic bookkeeping shared with the fast model; signposts are read here, plainly
+        self.adaptation = Adaptation(spec, self.counts, self.federal.supportive) if spec.adapt else None
 
     # ---------------------------------------------------------------- calendar and plan
     @property
@@ -888,6 +894,44 @@ class ReferenceModel(mesa.Model):
         self.quarter += 1
         if self.quarter >= self.n_quarters:
             self.running = False
+        elif self.adaptation is not None:
+            self.adaptation.check(self.quarter, self.counts, self.federal.supportive, self.signpost, self.install)
+
+    # ---------------------------------------------------------------- adaptive plans
+    def signpost(self, rule) -> float:
+        """A rule's signpost, from the agents."""
+        k = rule.signpost
+        if k in ("indicator_progress", "indicators_on_track", "metric"):
+            return indicator_signposts(rule, self.history, self.baseline, self.world.scale)
+        if k == "opposition":
+            return self.national_opposition()
+        if k == "support_funding_share":
+            cost = self.plan.cost_by_quarter[min(self.quarter, self.plan.n_q - 1)]
+            budget = self.p["campaign_budget_musd"] * self.spec.strategy.budget_multiplier
+            return 1.0 if cost <= budget else budget / cost
+        if k == "capital":
+            return sum(s.capital for s in self.states) / len(self.states)
+        if k == "burnout":
+            running = [d.burnout for d in self.districts if d.programs]
+            return sum(running) / len(running) if running else 0.0
+        if k == "buy_in":
+            return sum(d.buy_in for d in self.districts) / len(self.districts)
+        if k == "coalition_breadth":
+            return self.national_coalition.breadth
+        if k == "in_recession":
+            return float(self.recession_left > 0)
+        if k == "federal_hostile":
+            return float(not self.federal.supportive)
+        raise ValueError(k)
+
+    def install(self, timetable, strategy):
+        """A rewritten timetable and strategy: the plan compiled again, its rows, the pace."""
+        self.plan = compile_plan(self.spec, self.catalogue, self.world, [e.compiled() for e in timetable.entries])
+        self.state_rows = [Row(r, self, False) for r in self.plan.state_rows]
+        self.local_rows = [Row(r, self, True) for r in self.plan.local_rows]
+        self.spec = self.spec.model_copy(update={"strategy": strategy})
+        self.pace = (self.p["pace_base"] + self.p["pace_per_pacing"] * strategy.pacing) * self.p["policy_pace"]
+        self._support_q = None
 
     def run(self):
         while self.running:
@@ -1032,4 +1076,7 @@ def run_reference(spec, seed: int, world=None) -> dict:
         rec[f"value.{i.id}"] = ind.value(i, snap, model.baseline) if snap else float("nan")
     rec.update({f"risk.{k}": model.counts[k] for k in RISK_COUNTS + ("recessions",)})
     rec.update({f"metric.{k}": float(last[k]) for k in ind.TRAJECTORY_METRICS})
+    if model.adaptation is not None:
+        rec.update({f"adapt.{k}": v for k, v in model.adaptation.first_years().items()})
+        rec.update({f"adapt_fires.{r.name}": float(n) for r, n in zip(model.adaptation.rules, model.adaptation.fires)})
     return rec

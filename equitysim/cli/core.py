@@ -75,6 +75,16 @@ def _print_table(result):
         for r in ms.itertuples():
             m.add_row(r.id, f"{r.target:g} {r.unit}s", str(r.year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}")
         con.print(m)
+    ad = result.adaptations()
+    if ad:
+        a = Table(title="Adaptation rules: share of runs in which each fired, and when it first did")
+        a.add_column("rule", no_wrap=True)
+        for col in ("fired (share of runs)", "mean first year", "mean fires per run"):
+            a.add_column(col, justify="right", no_wrap=True)
+        for x in ad:
+            a.add_row(x["rule"], f"{x['fired_share']:.2f}",
+                      "-" if x["mean_first_year"] is None else f"{x['mean_first_year']:.2f}", f"{x['mean_fires']:.2f}")
+        con.print(a)
     con.print("Mean risk events per replication: " + ", ".join(
         f"{k.replace('_', ' ')} {v:.1f}" for k, v in result.risks().items()))
 
@@ -85,7 +95,9 @@ def validate(scenario):
     """Check a scenario file against the schema and the catalogue."""
     spec = load_scenario(scenario)
     click.echo(f"{scenario}: ok ({spec.name}: {len(spec.sequence)} sequence entries, "
-               f"{len(spec.parameters)} parameter overrides)")
+               f"{len(spec.parameters)} parameter overrides"
+               + (f", {len(spec.adapt)} adaptation rules, {len(spec.fallbacks)} fallback sequencings" if spec.adapt else "")
+               + ")")
 
 
 @click.command()

@@ -18,7 +18,7 @@ import click
 
 from ..scenario import load_scenario
 
-PLOT_KINDS = ("indicators", "trajectories", "map", "network")
+PLOT_KINDS = ("indicators", "trajectories", "map", "network", "pathways", "adaptations")
 
 
 def output_file(ctx, param, value):
@@ -155,6 +155,10 @@ def plot_command(sources, kind, out, policies, year, ever, scenario_name, metric
             fig = P.trajectory_chart(res, metrics or P.DEFAULT_METRICS)
         elif kind == "map":
             fig = P.state_map(res, policies or P.MAP_POLICIES, year=year, scenario=scenario_name, ever=ever)
+        elif kind == "pathways":
+            fig = P.pathways_chart(res, scenario=scenario_name)
+        elif kind == "adaptations":
+            fig = P.adaptations_chart(res, scenario=scenario_name)
         else:
             fig = P.diffusion_network(res, policies[0] if policies else "weighted_funding", scenario=scenario_name)
     except ValueError as e:

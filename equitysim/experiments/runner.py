@@ -47,8 +47,8 @@ def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.Data
         row.update({f"param.{k}": v for k, v in values.items()})
         for k, v in rec.items():
             kind = k.split(".", 1)[0]
-            if kind == "met" or (kind == "value" and out.values) or (kind == "risk" and out.risks) or (
-                    kind in ("metric", "baseline") and out.metrics):
+            if kind in ("met", "adapt", "adapt_fires") or (kind == "value" and out.values) or (
+                    kind == "risk" and out.risks) or (kind in ("metric", "baseline") and out.metrics):
                 row[k] = v
         rows.append(row)
         if out.trajectories:

@@ -11,7 +11,9 @@ EnsembleResult, a dict scenario -> EnsembleResult, or a results path) and return
   state has a policy in force by a chosen year;
 - `diffusion_network`: how a policy spreads across bordering states (networkx);
 - `status_map` and `history_chart`: one simulated future (the interactive page);
-- `plot_indices`: sensitivity indices; `tradeoff_chart`: the sequencing search.
+- `plot_indices`: sensitivity indices; `tradeoff_chart`: the sequencing search;
+- `pathways_chart` and `adaptations_chart`: adaptive plans (which branch futures take, when
+  each rule fires).
 
 The titles' sentences come from `equitysim.narrative`. Modules: `style` (palette, sizes, tile
 grid, output), `results` (indicators, trajectories, one future's metrics), `maps` (state maps,
@@ -21,15 +23,16 @@ Colours are Okabe-Ito (categorical) and single-hue or viridis ramps (sequential)
 colour-blind readers; fonts are sized for a slide.
 """
 
+from .adaptive import adaptations_chart, pathways_chart
 from .analysis import plot_indices, tradeoff_chart
 from .maps import MAP_POLICIES, diffusion_graph, diffusion_network, state_map, status_map
 from .results import DEFAULT_METRICS, history_chart, indicator_chart, trajectory_chart
 from .style import MARKERS, OKABE_ITO, STATUS_COLOURS, STYLE, draw_tiles, save, tile_grid, to_data_uri
 
 KINDS = {"indicators": indicator_chart, "trajectories": trajectory_chart, "map": state_map,
-         "network": diffusion_network}
+         "network": diffusion_network, "pathways": pathways_chart, "adaptations": adaptations_chart}
 
-__all__ = ["DEFAULT_METRICS", "KINDS", "MAP_POLICIES", "MARKERS", "OKABE_ITO", "STATUS_COLOURS", "STYLE",
+__all__ = ["adaptations_chart", "pathways_chart", "DEFAULT_METRICS", "KINDS", "MAP_POLICIES", "MARKERS", "OKABE_ITO", "STATUS_COLOURS", "STYLE",
            "diffusion_graph", "diffusion_network", "draw_tiles", "history_chart", "indicator_chart",
            "plot_indices", "save", "state_map", "status_map", "tile_grid", "to_data_uri", "tradeoff_chart",
            "trajectory_chart"]

@@ -67,7 +67,12 @@ def tradeoff_chart(table: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter(table.max_regret, table.expected_met, s=18, color="#0072B2", alpha=0.6, label="candidates")
+    adaptive = table["adaptive"].astype(bool) if "adaptive" in table else pd.Series(False, index=table.index)
+    ax.scatter(table.max_regret[~adaptive], table.expected_met[~adaptive], s=18, color="#0072B2", alpha=0.6,
+               label="static candidates" if adaptive.any() else "candidates")
+    if adaptive.any():
+        ax.scatter(table.max_regret[adaptive], table.expected_met[adaptive], s=22, marker="^", color="#E69F00",
+                   alpha=0.7, label="adaptive candidates ([[adapt]] rules)")
     r = table[table.is_roadmap]
     ax.scatter(r.max_regret, r.expected_met, s=80, color="#D55E00", marker="D", label="roadmap as written")
     best = table.sort_values("expected_met", ascending=False).iloc[0]

@@ -16,6 +16,9 @@ from ..scenario import ScenarioSpec, SequenceEntry
 from .spec import LEAD_SHIFT, SearchSpec
 
 
+OFF = -1   # an adaptive candidate's setting of a rule it leaves out
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One sequencing: a start year per block (years from the start), a pace (0-1), the level
@@ -25,14 +28,80 @@ class Candidate:
     pace: float
     lead: str
     first_where: str
+    adapt: tuple[int, ...] = ()   # adaptive candidates: a setting per searched rule, -1 = off (rule_setting)
+
+    def __post_init__(self):
+        if self.adapt and all(c == OFF for c in self.adapt):
+            object.__setattr__(self, "adapt", ())   # every rule off: the static candidate itself
+
+    @property
+    def adaptive(self) -> bool:
+        return bool(self.adapt)
+
+    def static(self) -> "Candidate":
+        return Candidate(self.starts, self.pace, self.lead, self.first_where)
 
     def key(self) -> str:
-        return json.dumps([list(self.starts), self.pace, self.lead, self.first_where])
+        k = [list(self.starts), self.pace, self.lead, self.first_where]
+        return json.dumps(k + [list(self.adapt)] if self.adapt else k)
 
     def describe(self, spec: SearchSpec) -> dict:
         d = {f"start.{b.name}": s for b, s in zip(spec.blocks, self.starts)}
         d.update(pace=self.pace, lead=self.lead, first_where=self.first_where)
+        if spec.adaptive is not None:
+            d["rules"] = describe_rules(spec, self)
         return d
+
+
+def rule_setting(spec: SearchSpec, i: int, c: int) -> tuple[int, int] | None:
+    """Setting c of searched rule i: None (off, c = OFF) or (threshold index, action-list index);
+    index -1 means the rule's own."""
+    rc = spec.adaptive.rules[i]
+    if c == OFF:
+        return None
+    n_a = max(len(rc.actions), 1)
+    t, a = divmod(c, n_a)
+    return (t if rc.thresholds else -1, a if rc.actions else -1)
+
+
+def adapted_rules(spec: SearchSpec, base: ScenarioSpec, c: Candidate) -> list:
+    """The [[adapt]] rules an adaptive candidate switches on, with its thresholds and actions."""
+    if not c.adapt:
+        return []
+    out = []
+    for i, (rule, ch) in enumerate(zip(base.adapt, c.adapt)):
+        s = rule_setting(spec, i, ch)
+        if s is None:
+            continue
+        rc, upd = spec.adaptive.rules[i], {}
+        if s[0] >= 0:
+            upd["above" if rule.above is not None else "below"] = rc.thresholds[s[0]]
+        if s[1] >= 0:
+            upd["actions"] = rc.actions[s[1]]
+        out.append(rule.model_copy(update=upd))
+    return out
+
+
+def describe_rules(spec: SearchSpec, c: Candidate) -> str:
+    """'rule (threshold x; actions k)' for each rule an adaptive candidate switches on ('none')."""
+    if not c.adapt:
+        return "none"
+    parts = []
+    for i, ch in enumerate(c.adapt):
+        s = rule_setting(spec, i, ch)
+        if s is None:
+            continue
+        rc = spec.adaptive.rules[i]
+        bits = [f"threshold {rc.thresholds[s[0]]:g}"] if s[0] >= 0 else []
+        if s[1] >= 0:
+            bits.append("actions: " + ", ".join(_action_words(a) for a in rc.actions[s[1]]))
+        parts.append(rc.rule + (f" ({'; '.join(bits)})" if bits else ""))
+    return "; ".join(parts)
+
+
+def _action_words(a) -> str:
+    d = a.model_dump(exclude_none=True)
+    return d.pop("do") + " " + " ".join(f"{k}={v}" for k, v in d.items())
 
 
 def _group_level(group: str) -> str:
@@ -69,7 +138,9 @@ def candidate_scenario(spec: SearchSpec, base: ScenarioSpec, c: Candidate, name:
         else:
             seq.append(e.model_copy(update={"start_year": start, "end_year": end}))
     strategy = base.strategy.model_copy(update={"pacing": c.pace})
+    rules = adapted_rules(spec, base, c)
     return base.model_copy(update={"name": name, "sequence": seq, "strategy": strategy,
+                                   "adapt": rules, "fallbacks": list(base.fallbacks) if rules else [],
                                    "description": f"Sequencing search candidate: {c.describe(spec)}"})
 
 
@@ -123,8 +194,8 @@ def candidate_experiment(spec: SearchSpec, base: ScenarioSpec, c: Candidate, fut
 
 def candidate_from_key(key: str) -> Candidate:
     """The candidate whose `Candidate.key()` is `key`."""
-    starts, pace, lead, fw = json.loads(key)
-    return Candidate(tuple(starts), pace, lead, fw)
+    starts, pace, lead, fw, *adapt = json.loads(key)
+    return Candidate(tuple(starts), pace, lead, fw, tuple(adapt[0]) if adapt else ())
 
 
 def all_candidates(spec: SearchSpec):
@@ -132,6 +203,17 @@ def all_candidates(spec: SearchSpec):
     for starts in itertools.product(spec.start_years, repeat=len(spec.blocks)):
         for pace, lead, fw in itertools.product(spec.paces, spec.leads, spec.first_where):
             yield Candidate(tuple(starts), pace, lead, fw)
+
+
+def all_adaptive(spec: SearchSpec, base: ScenarioSpec, on: Candidate):
+    """Every adaptive candidate on top of the static candidate `on` (settings of the first rule
+    vary slowest), the all-off one left out."""
+    settings = [([OFF] if rc.optional else []) + list(range(max(len(rc.thresholds), 1) * max(len(rc.actions), 1)))
+                for rc in spec.adaptive.rules]
+    for choice in itertools.product(*settings):
+        c = Candidate(on.starts, on.pace, on.lead, on.first_where, tuple(choice))
+        if c.adaptive:
+            yield c
 
 
 def roadmap_candidate(spec: SearchSpec, base: ScenarioSpec) -> Candidate:

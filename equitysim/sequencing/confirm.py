@@ -24,12 +24,13 @@ def confirm_seed(spec: SearchSpec) -> int:
 
 
 def confirm(spec: SearchSpec, base: ScenarioSpec, picks: dict[str, str], futs: list[dict], root: Path,
-            jobs: int, progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+            jobs: int, progress=None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Fresh runs of the picked candidates (`confirm_replications` per future, seed `confirm_seed`,
     in `root/confirm/<candidate id>/`, resumable like the search's): an estimate of each answer
     that was not used to choose it, and its difference from the roadmap, run for run (same futures
     and run keys, so the pairing removes most of the noise). Also each answer's share of runs
-    meeting each indicator (rows: indicator ids), which says where a difference comes from."""
+    meeting each indicator (rows: indicator ids), which says where a difference comes from, and the
+    indicators met per future and run of each candidate ({key: [[count per run] per future]})."""
     runs = root / CONFIRM
     runs.mkdir(exist_ok=True)
     cands = [candidate_from_key(k) for k in dict.fromkeys(picks.values())]
@@ -51,7 +52,7 @@ def confirm(spec: SearchSpec, base: ScenarioSpec, picks: dict[str, str], futs: l
         df = read_runs(runs / candidate_id(candidate_from_key(key)))
         met = [c for c in df.columns if c.startswith("met.")]
         rates[label] = df[met].astype(float).mean().rename(lambda c: c[4:])
-    return pd.DataFrame(rows), pd.DataFrame(rates).rename_axis("indicator")
+    return pd.DataFrame(rows), pd.DataFrame(rates).rename_axis("indicator"), values
 
 
 def _mean_interval(x: np.ndarray) -> tuple[float, float]:

@@ -18,8 +18,8 @@ from ..indicators import Z95
 from ..narrative import describe_difference
 from ..plots import tradeoff_chart
 from ..scenario import ScenarioSpec
-from .candidates import (Candidate, all_candidates, candidate_from_key, candidate_scenario, futures,
-                         roadmap_candidate)
+from .candidates import (OFF, Candidate, all_adaptive, all_candidates, candidate_from_key, candidate_scenario,
+                         describe_rules, futures, roadmap_candidate)
 from .confirm import confirm, confirm_seed
 from .evaluation import evaluate_candidates, open_search_dir
 from .spec import SearchSpec
@@ -39,6 +39,10 @@ class SearchResult:
     files: dict[str, str]
     confirmed: pd.DataFrame | None = None   # fresh runs of the answers and the roadmap (see confirm.confirm)
     confirmed_indicators: pd.DataFrame | None = None  # P(met) per indicator (rows) and answer (columns)
+    best_static: pd.Series | None = None      # with an [adaptive] table: the best plan without rules
+    best_adaptive: pd.Series | None = None    # ... and the best with rules
+    adapting_helps: pd.DataFrame | None = None   # per future: best adaptive - best static (search runs)
+    confirmed_by_future: pd.DataFrame | None = None  # the same on the confirmation runs, with intervals
 
     def to_json(self) -> dict:
         cols = ["candidate", "expected_met", "ci_low", "ci_high", "max_regret"]
@@ -56,6 +60,14 @@ class SearchResult:
             "confirmation": None if self.confirmed is None else {
                 "replications_per_future": self.spec.confirm_replications, "seed": confirm_seed(self.spec),
                 "rows": json.loads(self.confirmed.to_json(orient="records"))},
+            **({} if self.best_adaptive is None else {"static_vs_adaptive": {
+                label: {"candidate": row.candidate, "rules": row.rules, "expected_met": float(row.expected_met),
+                        "ci_low": float(row.ci_low), "ci_high": float(row.ci_high),
+                        "max_regret": float(row.max_regret), "scenario_file": self.files.get(label)}
+                for label, row in (("best_static", self.best_static), ("best_adaptive", self.best_adaptive))} | {
+                "adapting_helps_most": json.loads(self.adapting_helps.to_json(orient="records")),
+                "confirmed_by_future": None if self.confirmed_by_future is None else
+                json.loads(self.confirmed_by_future.to_json(orient="records"))}}),
         }
 
     def sentences(self) -> list[str]:
@@ -94,22 +106,114 @@ def search(spec: SearchSpec, base: ScenarioSpec, out: str | Path | None = None, 
         else:
             evaluate([road])
             _tpe(spec, evaluate)
-        table = _table(spec, evals, futs, road)
+        static_keys = list(evals)
+        if spec.adaptive is not None:
+            top = _table(spec, evals, futs, road).sort_values(["expected_met", "max_regret"], ascending=[False, True])
+            ons = {"roadmap": road, "best_static": candidate_from_key(top.iloc[0].candidate)}
+            for on in dict.fromkeys(ons[o].key() for o in spec.adaptive.on):
+                _adaptive_search(spec, base, candidate_from_key(on), evaluate, jobs)
+        table = _table(spec, evals, futs, road, spec if spec.adaptive else None)
         best = table.sort_values(["expected_met", "max_regret"], ascending=[False, True]).iloc[0]
         robust = table.sort_values(["max_regret", "expected_met"], ascending=[True, False]).iloc[0]
         roadmap = table[table.candidate == road.key()].iloc[0]
+        best_static = best_adaptive = helps = by_future = None
+        if spec.adaptive is not None:
+            order = ["expected_met", "max_regret"]
+            best_static = table[~table.adaptive].sort_values(order, ascending=[False, True]).iloc[0]
+            best_adaptive = table[table.adaptive].sort_values(order, ascending=[False, True]).iloc[0]
+            helps = _helps(table, best_static, best_adaptive, futs)
         confirmed = per_indicator = None
         if spec.confirm_replications:
             picks = {"best_expected": best.candidate, "most_robust": robust.candidate, "roadmap": road.key()}
-            confirmed, per_indicator = confirm(spec, base, picks, futs, root, jobs, progress)
+            if spec.adaptive is not None:
+                picks.update(best_static=best_static.candidate, best_adaptive=best_adaptive.candidate)
+            confirmed, per_indicator, values = confirm(spec, base, picks, futs, root, jobs, progress)
+            if spec.adaptive is not None:
+                by_future = _paired_by_future(values[best_adaptive.candidate], values[best_static.candidate], futs)
+                confirmed = _versus_static(confirmed, values, picks)
     files = {}
     if out:
-        files = _write_answers(spec, base, table, Path(out))
+        extra = {} if best_static is None else {"best_static": best_static, "best_adaptive": best_adaptive}
+        files = _write_answers(spec, base, table, Path(out), extra)
         tradeoff_chart(table, Path(out) / "tradeoff.png")
         if confirmed is not None:
             confirmed.to_csv(Path(out) / "confirmed.csv", index=False)
             per_indicator.to_csv(Path(out) / "confirmed_indicators.csv")
-    return SearchResult(spec, table, futs, best, robust, roadmap, files, confirmed, per_indicator)
+        if helps is not None:
+            helps.to_csv(Path(out) / "adapting_helps.csv", index=False)
+        if by_future is not None:
+            by_future.to_csv(Path(out) / "confirmed_by_future.csv", index=False)
+    return SearchResult(spec, table, futs, best, robust, roadmap, files, confirmed, per_indicator,
+                        best_static, best_adaptive, helps, by_future)
+
+
+def _adaptive_search(spec: SearchSpec, base: ScenarioSpec, on: Candidate, evaluate, jobs: int) -> None:
+    """Adaptive candidates on the timetable of `on`: every one if they fit the budget, else TPE
+    over each rule's setting."""
+    budget = spec.adaptive.budget
+    if spec.adaptive_size <= budget:
+        cands = list(all_adaptive(spec, base, on))
+        step = max(1, 2 * jobs)
+        for i in range(0, len(cands), step):
+            evaluate(cands[i:i + step])
+        return
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=spec.seed + 1, n_startup_trials=max(3, min(10, budget // 3)))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    settings = [([OFF] if rc.optional else []) + list(range(max(len(rc.thresholds), 1) * max(len(rc.actions), 1)))
+                for rc in spec.adaptive.rules]
+    seen: set[str] = set()
+    asks = 0
+    while len(seen) < budget and asks < 20 * budget:
+        trial = study.ask()
+        asks += 1
+        c = Candidate(on.starts, on.pace, on.lead, on.first_where,
+                      tuple(trial.suggest_categorical(f"rule.{rc.rule}", s) for rc, s in zip(spec.adaptive.rules, settings)))
+        if not c.adaptive:   # every rule off: the static plan, evaluated already
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        vals = evaluate([c])[0]
+        seen.add(c.key())
+        study.tell(trial, float(np.mean([np.mean(v) for v in vals])))
+
+
+def _helps(table: pd.DataFrame, static: pd.Series, adaptive: pd.Series, futs: list[dict]) -> pd.DataFrame:
+    """Per future (search runs): the best adaptive plan's expected indicators met minus the best
+    static plan's, largest first."""
+    rows = [{"future": f["name"], "best_static": float(static[f"future.{f['name']}"]),
+             "best_adaptive": float(adaptive[f"future.{f['name']}"])} for f in futs]
+    df = pd.DataFrame(rows)
+    df["difference"] = df.best_adaptive - df.best_static
+    return df.sort_values("difference", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _paired_by_future(adaptive, static, futs: list[dict]) -> pd.DataFrame:
+    """Per future (confirmation runs): the paired difference adaptive - static, run by run, with
+    its 95% normal interval, largest first."""
+    a, s = np.asarray(adaptive, float), np.asarray(static, float)
+    rows = []
+    for j, f in enumerate(futs):
+        d = a[j] - s[j]
+        half = Z95 * (d.std(ddof=1) if d.size > 1 else 0.0) / math.sqrt(d.size)
+        rows.append({"future": f["name"], "runs": int(d.size), "best_static": float(s[j].mean()),
+                     "best_adaptive": float(a[j].mean()), "difference": float(d.mean()),
+                     "ci_low": float(d.mean() - half), "ci_high": float(d.mean() + half)})
+    return pd.DataFrame(rows).sort_values("difference", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _versus_static(confirmed: pd.DataFrame, values: dict, picks: dict) -> pd.DataFrame:
+    """The confirmation rows with each answer's paired difference from the best static plan."""
+    from .confirm import _mean_interval
+
+    base = np.asarray(values[picks["best_static"]], float)
+    out = confirmed.copy()
+    diffs = [_mean_interval(np.asarray(values[k], float) - base) for k in out.candidate]
+    out["difference_vs_best_static"] = [d for d, _ in diffs]
+    out["vs_static_ci_low"] = [d - h for d, h in diffs]
+    out["vs_static_ci_high"] = [d + h for d, h in diffs]
+    return out
 
 
 def _tpe(spec: SearchSpec, evaluate) -> None:
@@ -134,15 +238,17 @@ def _tpe(spec: SearchSpec, evaluate) -> None:
         study.tell(trial, float(np.mean([np.mean(v) for v in vals])))
 
 
-def _table(spec: SearchSpec, evals: dict[str, list[list[float]]], futs: list[dict], road: Candidate) -> pd.DataFrame:
+def _table(spec: SearchSpec, evals: dict[str, list[list[float]]], futs: list[dict], road: Candidate,
+           adaptive: SearchSpec | None = None) -> pd.DataFrame:
     """One row per candidate: expected indicators met (mean over futures of the mean over runs),
-    a 95% interval, and the worst-case regret against the best candidate in each future."""
+    a 95% interval, and the worst-case regret against the best candidate in each future (static
+    and adaptive candidates together; with `adaptive`, columns `adaptive` and `rules`)."""
     keys = list(evals)
     per_future = np.array([[np.mean(v) for v in evals[k]] for k in keys])  # (cands, futures)
     best_in_future = per_future.max(0)
     rows = []
     for i, k in enumerate(keys):
-        starts, pace, lead, fw = json.loads(k)
+        starts, pace, lead, fw, *_ = json.loads(k)
         runs = np.concatenate([np.asarray(v) for v in evals[k]])
         sd = runs.std(ddof=1) if len(runs) > 1 else 0.0
         # Interval for the expected count: mean of per-future means, normal approximation over runs.
@@ -153,17 +259,21 @@ def _table(spec: SearchSpec, evals: dict[str, list[list[float]]], futs: list[dic
                "is_roadmap": k == road.key()}
         row.update({f"start.{b.name}": s for b, s in zip(spec.blocks, starts)})
         row.update(pace=pace, lead=lead, first_where=fw)
+        if adaptive is not None:
+            c = candidate_from_key(k)
+            row.update(adaptive=c.adaptive, rules=describe_rules(adaptive, c))
         row.update({f"future.{f['name']}": float(per_future[i, j]) for j, f in enumerate(futs)})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _write_answers(spec: SearchSpec, base: ScenarioSpec, table: pd.DataFrame, out: Path) -> dict:
+def _write_answers(spec: SearchSpec, base: ScenarioSpec, table: pd.DataFrame, out: Path, extra=None) -> dict:
     import tomli_w
 
     files = {}
     picks = {"best_expected": table.sort_values(["expected_met", "max_regret"], ascending=[False, True]).iloc[0],
-             "most_robust": table.sort_values(["max_regret", "expected_met"], ascending=[True, False]).iloc[0]}
+             "most_robust": table.sort_values(["max_regret", "expected_met"], ascending=[True, False]).iloc[0],
+             **(extra or {})}
     for label, row in picks.items():
         scn = candidate_scenario(spec, base, candidate_from_key(row.candidate), f"{spec.name}_{label}")
         data = json.loads(scn.model_dump_json(exclude_none=True))

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .. import params as _params
 from ..actions import WHERE, default_catalogue
-from ..scenario import Event, ScenarioError, ScenarioSpec, load_scenario, read_toml, validate
+from ..scenario import AdaptAction, Event, ScenarioError, ScenarioSpec, load_scenario, read_toml, validate
 from ..schema import Strict
 
 LEADS = ("all", "federal", "state", "local")
@@ -65,6 +65,37 @@ class Futures(Strict):
         return _all_known(v, _params.registry(), "registry parameter names")
 
 
+class RuleChoices(Strict):
+    """One rule of the adaptive scenario, and what the search may try for it: each threshold, each
+    alternative list of actions, and (with `optional`) leaving the rule out."""
+
+    rule: str
+    thresholds: list[float] = Field(default_factory=list, description="values of its above/below threshold "
+                                    "(empty: the rule's own)")
+    actions: list[list[AdaptAction]] = Field(default_factory=list, description="alternative action lists "
+                                             "(empty: the rule's own)")
+    optional: bool = True
+
+    @field_validator("actions")
+    @classmethod
+    def _non_empty(cls, v):
+        if any(not a for a in v):
+            raise ValueError("non-empty lists of actions")
+        return v
+
+
+class AdaptiveSpace(Strict):
+    """Adaptation searched on top of sequencings: the rules (and fallbacks) of `scenario`, each
+    with its choices, added to the roadmap's timetable and to the best static candidate's."""
+
+    scenario: str = Field(description="adaptive scenario file whose [[adapt]] rules and [[fallbacks]] are "
+                                      "searched (path relative to the search file)")
+    budget: int = Field(24, ge=1, le=100_000, description="adaptive candidates evaluated at most, per timetable")
+    on: list[Literal["roadmap", "best_static"]] = Field(default_factory=lambda: ["roadmap", "best_static"],
+                                                        min_length=1)
+    rules: list[RuleChoices] = Field(min_length=1)
+
+
 class SearchSpec(Strict):
     """A search file: the base scenario, the decision space, the futures, the budget."""
 
@@ -84,6 +115,7 @@ class SearchSpec(Strict):
     leads: list[Literal["all", "federal", "state", "local"]] = Field(default_factory=lambda: ["all"], min_length=1)
     first_where: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     futures: Futures = Futures()
+    adaptive: AdaptiveSpace | None = None
 
     @field_validator("start_years", "paces")
     @classmethod
@@ -112,17 +144,44 @@ class SearchSpec(Strict):
         return self
 
     @property
+    def adaptive_size(self) -> int:
+        """Adaptive candidates on one timetable (rule settings, off included, less all-off)."""
+        n = 1
+        for rc in (self.adaptive.rules if self.adaptive else []):
+            n *= max(len(rc.thresholds), 1) * max(len(rc.actions), 1) + rc.optional
+        return n - all(rc.optional for rc in self.adaptive.rules) if self.adaptive else 0
+
+    @property
     def space_size(self) -> int:
         return len(self.start_years) ** len(self.blocks) * len(self.paces) * len(self.leads) * len(self.first_where)
 
 
 def load_search(path: str | Path) -> tuple[SearchSpec, ScenarioSpec]:
-    """Read a search file and its base scenario; one-line ScenarioError on any problem."""
+    """Read a search file and its base scenario; one-line ScenarioError on any problem. With an
+    [adaptive] table, the base scenario carries the adaptive scenario's rules and fallbacks (the
+    candidates switch them on or off; `base.adapt` is the menu, never run as such)."""
     p = Path(path)
     spec = validate(SearchSpec, read_toml(p, "search"), str(p))
     base_path = (p.parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
     if not base_path.exists():
         raise ScenarioError(f"{p}: base: expected an existing scenario file (not found: {base_path})")
     base = load_scenario(base_path).model_copy(update={"scale": spec.scale})
+    if spec.adaptive is not None:
+        a = spec.adaptive
+        ad_path = (p.parent / a.scenario) if not Path(a.scenario).is_absolute() else Path(a.scenario)
+        if not ad_path.exists():
+            raise ScenarioError(f"{p}: adaptive.scenario: expected an existing scenario file (not found: {ad_path})")
+        ad = load_scenario(ad_path)
+        names = [r.name for r in ad.adapt]
+        for i, rc in enumerate(a.rules):
+            if rc.rule not in names:
+                raise ScenarioError(f"{p}: adaptive.rules.{i}.rule: expected a rule of {ad_path} "
+                                    f"({', '.join(names) or 'it has none'}), got {rc.rule!r}")
+            rule = ad.adapt[names.index(rc.rule)]
+            if rc.thresholds and rule.signpost is None:
+                raise ScenarioError(f"{p}: adaptive.rules.{i}.thresholds: expected none (rule {rc.rule!r} has no "
+                                    f"signpost)")
+        menu = [ad.adapt[names.index(rc.rule)] for rc in a.rules]
+        base = base.model_copy(update={"adapt": menu, "fallbacks": list(ad.fallbacks)})
     return spec, base
 
