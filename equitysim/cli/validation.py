@@ -13,7 +13,7 @@ import click
               help="No-action replications for the historical patterns")
 @click.option("--scale", type=click.FloatRange(0.01, 1.0), default=0.2, show_default=True,
               help="World scale of the no-action runs")
-@click.option("--fv-replications", type=click.IntRange(min=2), default=12, show_default=True,
+@click.option("--fv-replications", type=click.IntRange(min=2), default=30, show_default=True,
               help="Paired replications per face-validity check")
 @click.option("--fv-scale", type=click.FloatRange(0.01, 1.0), default=0.1, show_default=True,
               help="World scale of the face-validity runs")
