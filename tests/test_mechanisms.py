@@ -295,7 +295,7 @@ def test_burnout_grows_with_concurrent_programs_and_fidelity_follows_capacity():
     cd = m.cells.district
     cap = m.quarter_capacity.at(cd)
     n_running = np.bincount(cd, minlength=m.world.n_districts)[cd]
-    ta = implementation.technical_assistance(m)[cd]
+    ta = implementation.technical_assistance(m, cd)
     target = np.clip(cap * np.where(D.prerequisites[cd], 1.0, p.fidelity_unprepared_share)
                      * (p.rush_base - p.rush_per_pacing * m.spec.strategy.pacing) * (1 + p.ta_fidelity_gain * ta)
                      / (1 + p.attention_cost * (n_running - 1)), 0, 1)

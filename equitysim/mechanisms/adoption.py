@@ -208,8 +208,9 @@ def _row_rates(m, a: np.ndarray):
     if R.where[a].any():
         smask = smask & m.dynamic_masks()[R.where[a]]
         dmask = smask[:, w.d_state] & F.eligible_by_program[k_a]
-    fresh = ~dist.running & ((q - dist.ended_quarter) >= par.readoption_lockout_quarters)
-    cond = fresh[k_a] & dmask
+    # only the pushed programs' rows of the (n_k, n_d) matrices
+    fresh = ~dist.running[k_a] & ((q - dist.ended_quarter[k_a]) >= par.readoption_lockout_quarters)
+    cond = fresh & dmask
     conds = {}
     for i, r in enumerate(a):
         for name in R.conditions[r]:

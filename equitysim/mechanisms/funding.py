@@ -125,10 +125,12 @@ def district_spending_ratio(m) -> np.ndarray:
         parts = m.cache["spending_parts"] = (1 + tilt0, progressive - tilt0)
     baseline, to_progressive = parts
     ratio = baseline + states.spending_progress[st] * to_progressive
-    floor = par.adequacy_level + par.adequacy_margin
-    below = ratio < floor
-    if below.any():
-        ratio[below] += states.adequacy_progress[st[below]] * (floor - ratio[below])
+    # districts below the floor move toward it; elsewhere the gap is 0 (no masked indexing: it
+    # is five times slower on 13,000 districts)
+    gap = (par.adequacy_level + par.adequacy_margin) - ratio
+    np.maximum(gap, 0.0, out=gap)
+    gap *= states.adequacy_progress[st]
+    ratio += gap
     m.cache["spending_ratio"] = (key, ratio)
     return ratio
 

@@ -79,7 +79,7 @@ def fidelity_and_burnout(m) -> np.ndarray:
     n_active = np.bincount(d, minlength=m.world.n_districts)
     attention = 1 + par.attention_cost * np.maximum(n_active[d] - 1, 0)   # limited leadership attention
     target = (cell_capacity * np.where(dist.prerequisites[d], 1.0, par.fidelity_unprepared_share) * rushed
-              * (1 + m.support("fidelity")) * (1 + par.ta_fidelity_gain * technical_assistance(m)[d])
+              * (1 + m.support("fidelity")) * (1 + par.ta_fidelity_gain * technical_assistance(m, d))
               * (1 - par.burnout_fidelity_cut * dist.burnout[d]) / attention)
     cells.fidelity += (clip(target, 0, 1) - cells.fidelity) * par.fidelity_adjustment
     dist.burnout += (par.burnout_rate * n_active - par.burnout_recovery_idle * (n_active == 0) - par.burnout_recovery) * DT
@@ -87,13 +87,13 @@ def fidelity_and_burnout(m) -> np.ndarray:
     return cell_capacity
 
 
-def technical_assistance(m) -> np.ndarray:
-    """(n_d,) technical assistance (0-1) each district gets: the strategy's, federal and plan TA,
-    and its state's (e.g. independent commissions)."""
+def technical_assistance(m, d: np.ndarray) -> np.ndarray:
+    """Technical assistance (0-1) districts `d` get: the strategy's, federal and plan TA, and
+    their state's (e.g. independent commissions)."""
     par = m.par
     state = m.state_effects_now().channels.get("ta", np.zeros(m.n_states))
     national = m.spec.strategy.technical_assistance * par.ta_strategy_weight + m.federal_channel("ta") + m.support("ta")
-    return np.minimum(1.0, national + state[m.world.d_state])
+    return np.minimum(1.0, national + state)[m.world.d_state[d]]   # per state, then to districts
 
 
 def failures(m, u: np.ndarray, lo, cell_capacity: np.ndarray) -> np.ndarray:
@@ -102,7 +102,7 @@ def failures(m, u: np.ndarray, lo, cell_capacity: np.ndarray) -> np.ndarray:
     program's uniform `u` (claims [lo, lo + hazard)); returns the new `lo`."""
     par, cells, dist = m.par, m.cells, m.district_arrays
     strat = m.spec.strategy
-    ta = technical_assistance(m)[cells.district]
+    ta = technical_assistance(m, cells.district)
     pilots = par.pilot_failure_reduction if strat.pilot_first else -par.no_pilot_failure_increase
     rate = (par.implementation_failure_rate * (1 - par.ta_failure_reduction * ta)
             * (1 - pilots)
