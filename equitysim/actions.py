@@ -17,7 +17,7 @@ import numpy as np
 LEVELS = ("federal", "state", "local", "support")
 WHERE = ("all", "favorable", "litigation", "demographic_pressure", "without_adequacy",
          "broad_coalition", "local_successes")
-ELIGIBILITY = ("diverse_enrollment", "community_support", "union_cooperation", "principal_leadership")
+ELIGIBILITY = ("diverse_enrollment", "mixed_region", "community_support", "union_cooperation", "principal_leadership")
 FEASIBILITY = ("certain", "high", "moderate", "low")
 # What an effect may act on. "hazard:X" multiplies adoption hazards of policy/program X by
 # (1 + size); "funds:F" adds size million dollars a year to program family F; "lock:L" protects

@@ -46,12 +46,15 @@ class FixedInputs:
 
 
 def program_eligibility(w: World, programs) -> np.ndarray:
-    """(n_k, n_d) bool: districts where each program can run (integration needs a diverse
-    district, teacher assignment two or more schools)."""
+    """(n_k, n_d) bool: districts where each program can run (controlled choice needs a diverse
+    district, an interdistrict program another district in the region, teacher assignment two
+    or more schools)."""
     eligible = np.ones((len(programs), w.n_districts), bool)
     for k, pr in enumerate(programs):
-        if pr.channel in ("segregation", "interdistrict"):
+        if pr.channel == "segregation":
             eligible[k] = w.d_diverse
+        elif pr.channel == "interdistrict":
+            eligible[k] = w.d_mixed_region
         elif pr.channel == "teacher_gap":
             eligible[k] = w.d_nschools >= 2
     return eligible

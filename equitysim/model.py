@@ -35,7 +35,7 @@ from .fixed import Fixed
 from .measurement import measure as _measure
 from .milestones import milestones_of, value_now
 from .mechanisms import (adaptation, adoption, backlash, capacity, capital, coalitions, courts, elections,
-                         funding, implementation, opposition, outcomes, reflection)
+                         enrollment, funding, implementation, opposition, outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
 from .mechanisms.elections import START_YEAR  # noqa: F401 - part of the model's public surface
 from .plan import PLAN_PARAMS, compile_plan
@@ -371,13 +371,14 @@ class EquityModel(mesa.Model):
 
     @property
     def seg_keep(self) -> np.ndarray:
-        """(n_districts,) share of each district's within-district deviation controlled choice leaves."""
-        return 1 - self.outcome_arrays.segregation_cut
+        """(n_districts,) share of each district's within-district deviation controlled choice leaves
+        (after the exits it caused: mechanisms/enrollment.py)."""
+        return 1 - enrollment.integration_in_effect(self)[0]
 
     @property
     def inter_mix(self) -> np.ndarray:
-        """(n_districts,) how far each district's mix has moved toward its region's."""
-        return self.outcome_arrays.region_mixing[self.world.d_region]
+        """(n_districts,) how far each district's mix has moved toward its region's (after exits)."""
+        return enrollment.integration_in_effect(self)[1]
 
     @property
     def susp_cut(self) -> np.ndarray:

@@ -172,6 +172,12 @@ class World:
         return self.s_share * self.s_enroll[:, None]
 
     @cached_property
+    def d_mixed_region(self) -> np.ndarray:
+        """Districts with another district in their region to pair with (interdistrict programs
+        join a city district and its suburbs, whatever the city district's own mix)."""
+        return np.bincount(self.d_region, minlength=self.n_regions)[self.d_region] >= 2
+
+    @cached_property
     def d_diverse(self) -> np.ndarray:
         """Districts where integration is possible: two or more schools and a mixed enrollment."""
         m = self.d_share[:, BLACK] + self.d_share[:, HISPANIC]

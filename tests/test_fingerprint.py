@@ -21,10 +21,10 @@ from equitysim import load_scenario
 from .conftest import SCENARIOS
 
 PINNED = {
-    "roadmap": "71b2cc6331e4592ce77f8a76406f183ad282ea5a2cea3ac9dcc3bdce504bd2be",
-    "all_at_once": "3af4a9bea7d2295a7626841bef0be3c111e997fac383be0973237bc402518e53",
-    "low_budget": "0f78ad912b1b5764d34cbfe99eb6635b393c051e668f033de191f5ad7be8e05a",
-    "no_action": "3b8b47c0948b995d3d5ca126318d5cd6fedeaae6dc5167e3d39b1808ae9df9e7",
+    "roadmap": "642335549a464ed2fa32762751a8ecb881caa2096a6c9745dc2609f9042a86c2",
+    "all_at_once": "b0f77e263eff3fcc78131e2496b7c5b943c04935ddbec78645ce245c516d0196",
+    "low_budget": "e1d5598deb6d380ebed3d8ed3b7f9284116422a5ba73a1aea0b83395eba5cb21",
+    "no_action": "27972b60359c2255f9f3a072dc3ab977edaf26f15f79c260b512ef487214eff6",
 }
 
 

@@ -394,10 +394,13 @@ class District(mesa.Agent):
         self.any_eligible = any(self.can)
 
     def eligible(self, k: int) -> bool:
-        """Integration programs need a diverse multi-school district; teacher assignment two schools."""
+        """Controlled choice needs a diverse multi-school district, an interdistrict program another
+        district in the region; teacher assignment two schools."""
         channel = self.model.programs[k].channel
-        if channel in ("segregation", "interdistrict"):
+        if channel == "segregation":
             return self.diverse
+        if channel == "interdistrict":
+            return self.model.region_size[self.region] >= 2
         if channel == "teacher_gap":
             return self.n_schools >= 2
         return True
@@ -406,6 +409,8 @@ class District(mesa.Agent):
         """The guide's eligibility conditions for a row."""
         if name == "diverse_enrollment":
             return self.diverse
+        if name == "mixed_region":
+            return self.model.region_size[self.region] >= 2
         if name == "community_support":
             return self.community or self.buy_in > self.model.p["community_support_buy_in"]
         if name == "union_cooperation":
@@ -430,7 +435,8 @@ class District(mesa.Agent):
         # the money school-finance reform has brought (spending now over baseline) adds budget room
         reform = (self.spending_ratio() / (1 + self.tilt)) ** p["budget_spending_elasticity"]
         budget = (clip(p["budget_base"] + self.tilt * p["budget_tilt_slope"], p["budget_min"], p["budget_max"]) * (1 - cut)
-                  * min(s.budget_multiplier, p["budget_multiplier_cap"]) ** p["budget_capacity_exponent"] * reform)
+                  * min(s.budget_multiplier, p["budget_multiplier_cap"]) ** p["budget_capacity_exponent"] * reform
+                  * (1 - p["enrollment_budget_elasticity"] * self.enrollment_loss()))   # students who left
         self.buy_in = clip(self.buy_in + m.support("community_support") * p["community_support_buy_in_gain"], 0, 1)
         time, buy = clip(1 - self.burnout, p["capacity_time_min"], 1), clip(self.buy_in * s.buy_in_multiplier, p["capacity_buy_in_min"], 1)
         self.capacity = (budget * time * buy) ** (1 / 3)
@@ -577,9 +583,40 @@ class District(mesa.Agent):
         return ratio + st.adequacy_progress * (floor - ratio) if ratio < floor else ratio
 
     def mix_now(self) -> list[float]:
-        """The district's current mix, moved toward its region's by interdistrict programs."""
+        """The district's current mix, moved toward its region's by interdistrict programs (what
+        exits leave of the move)."""
         region = self.model.region_share[self.region]
-        return [s + self.inter_mix * (r - s) for s, r in zip(self.share, region)]
+        inter = self.inter_mix_now()
+        return [s + inter * (r - s) for s, r in zip(self.share, region)]
+
+    # Families leave over integration (equitysim/mechanisms/enrollment.py), district by district.
+    def nearby_choice(self) -> float:
+        """Room to leave: private schools (the floor) plus the share of other districts in the region."""
+        floor, n = self.model.p["white_flight_nearby_floor"], self.model.region_size[self.region]
+        return floor + (1 - floor) * (n - 1) / max(n, 1)
+
+    def flight_response(self) -> float:
+        """The design and opposition factors of exits."""
+        p = self.model.p
+        return p["white_flight_voluntary_share"] * (1 + p["white_flight_opposition_weight"] * self.state.opposition)
+
+    def seg_keep_now(self) -> float:
+        """Share of the within-district deviation kept, after exits undo part of the cut."""
+        within = min(self.flight_response() * self.model.p["white_flight_offset"] * self.nearby_choice(), 1.0)
+        return 1 - (1 - self.seg_keep) * (1 - within)
+
+    def inter_mix_now(self) -> float:
+        """The move toward the region's mix, after exits undo part of it."""
+        p = self.model.p
+        inter = min(self.flight_response() * p["white_flight_offset"] * p["white_flight_nearby_floor"], 1.0)
+        return self.inter_mix * (1 - inter)
+
+    def enrollment_loss(self) -> float:
+        """Share of the district's students who left because of its integration."""
+        p = self.model.p
+        cc, ic = p["controlled_choice_segregation_cut"], p["interdistrict_segregation_cut"]
+        plan = min(((1 - self.seg_keep) / cc if cc > 0 else 0.0) + (self.inter_mix / ic if ic > 0 else 0.0), 1.0)
+        return min(self.share[WHITE] * p["white_enrollment_loss"] * self.flight_response() * self.nearby_choice() * plan, 1.0)
 
     def exposure(self) -> float:
         """Share white in the school of the average Black or Hispanic student in the district."""
@@ -612,7 +649,8 @@ class School(mesa.Agent):
         """Students by group: the district's current mix plus this school's baseline deviation
         from it, scaled by what controlled choice leaves; negative shares clipped."""
         d = self.district
-        share = [d.seg_keep * dev + now for dev, now in zip(self.dev, d.mix_now())]
+        keep = d.seg_keep_now()
+        share = [keep * dev + now for dev, now in zip(self.dev, d.mix_now())]
         if min(share) < 0:
             share = [max(x, 0.0) for x in share]
             total = sum(share)

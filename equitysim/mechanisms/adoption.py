@@ -183,6 +183,8 @@ def eligibility_condition(m, name: str) -> np.ndarray:
     w, dist = m.world, m.district_arrays
     if name == "diverse_enrollment":
         return w.d_diverse
+    if name == "mixed_region":
+        return w.d_mixed_region
     if name == "community_support":
         return w.d_community | (dist.buy_in > m.par.community_support_buy_in)
     if name == "union_cooperation":

@@ -8,7 +8,8 @@ district's, times the strategy's buy-in multiplier. Inputs are fixed at the star
 district stage, so every use within the quarter sees the same capacity.
 
 Reads: community_support_buy_in_gain, prerequisite_gain_per_support, capacity_time_min,
-capacity_buy_in_min, budget_spending_elasticity (and through funding.py the budget parameters).
+capacity_buy_in_min, budget_spending_elasticity (and through funding.py the budget parameters, through
+enrollment.py the lost enrollment's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..numerics import bernoulli_subset, clip
-from . import funding
+from . import enrollment, funding
 
 CONSTRAINTS = 3   # budget, time, buy-in: capacity is their geometric mean
 
@@ -70,7 +71,8 @@ def fix_for_quarter(m) -> None:
     cap, dist, par = m.quarter_capacity, m.district_arrays, m.par
     factor = funding.district_budget_factor(m)
     reform = np.log(funding.district_spending_ratio(m) / (1 + m.world.d_spend_tilt)) * par.budget_spending_elasticity
-    cap.log_factor = (np.log(factor) if factor > 0 else -np.inf) + reform
+    # families who left over integration took their per-pupil funding with them
+    cap.log_factor = (np.log(factor) if factor > 0 else -np.inf) + reform + enrollment.budget_log_factor(m)
     cap.burnout = dist.burnout.copy()
     cap.buy_in = dist.buy_in.copy()
     cap.buy_in_multiplier = m.spec.strategy.buy_in_multiplier

@@ -16,7 +16,7 @@ screening_ap_gap_cut, detracking_ap_gap_cut, teacher_equity_gap_cut, teacher_exp
 spending_achievement_effect, spending_graduation_effect, teacher_achievement_effect,
 integration_achievement_effect, integration_graduation_effect, ap_achievement_effect,
 outcome_adjustment, policy_channel_cap, state_teacher_requirement_share,
-teacher_effect_yearly_share.
+teacher_effect_yearly_share. (Exits undo part of the integration gains: enrollment.py.)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..aggregates import DistrictMix
+from . import enrollment
 from ..numerics import ROADMAP_YEARS, SCHOOL_YEARS, SPENDING_STEP, TINY, nonzero
 
 
@@ -74,16 +75,16 @@ def relax_modifiers(m) -> None:
 def district_mix(m) -> DistrictMix:
     """Per-district group sums under the current integration modifiers (cached on them)."""
     O, F = m.outcome_arrays, m.fixed
-    key = (O.segregation_cut.tobytes(), O.region_mixing.tobytes())
+    key = (O.segregation_cut.tobytes(), O.region_mixing.tobytes(), m.state_arrays.opposition.tobytes())
     cached = m.cache.get("mix")
     if cached is not None and cached[0] == key:
         return cached[1]
-    mix = O.region_mixing[m.world.d_region]
+    cut, mix = enrollment.integration_in_effect(m)   # what exits leave of the programs' gains
     T = m.touched_schools
-    T.update(((O.segregation_cut != 0) | (mix != 0)).nonzero()[0])
+    T.update(((cut != 0) | (mix != 0)).nonzero()[0])
     d = T.d
     now = F.district_share_T[:, d] + mix[d] * F.region_minus_district_T[:, d]
-    mx = DistrictMix(F.sums, T, 1 - O.segregation_cut[d], now)
+    mx = DistrictMix(F.sums, T, 1 - cut[d], now)
     m.cache["mix"] = (key, mx)
     return mx
 
@@ -119,12 +120,12 @@ def school_enrollment(m) -> np.ndarray:
     district's current mix plus its baseline deviation from the district, scaled by what
     controlled choice leaves of it; a district's mix moves toward its region's."""
     w, O = m.world, m.outcome_arrays
-    key = (O.segregation_cut.tobytes(), O.region_mixing.tobytes())
+    key = (O.segregation_cut.tobytes(), O.region_mixing.tobytes(), m.state_arrays.opposition.tobytes())
     cached = m.cache.get("enrollment")
     if cached is not None and cached[0] == key:
         return cached[1]
-    seg_keep = 1 - O.segregation_cut
-    inter_mix = O.region_mixing[w.d_region]
+    cut, inter_mix = enrollment.integration_in_effect(m)
+    seg_keep = 1 - cut
     if np.all(seg_keep == 1) and not inter_mix.any():
         return w.s_enroll_by_group
     d = w.s_district
