@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics as M
-from .mechanisms.funding import district_spending_ratio
+from .mechanisms.funding import adequacy_required, district_spending_ratio
 from .mechanisms.outcomes import district_mix
 from .numerics import PERCENT, dot
 
@@ -65,7 +65,8 @@ def measure(m) -> dict:
     lo = (dot(d_ratio, S.lo_spend[0]) - dot(d_ratio * comp, S.lo_spend[1])) / S.lo_E
     texp = par.teacher_experience_mean
     tc = 1 - O.teacher_cut(st)
-    below = np.bincount(st, weights=w.d_enroll * (d_ratio < par.adequacy_level), minlength=m.n_states)
+    required = adequacy_required(m)   # costed-out, per district
+    below = np.bincount(st, weights=w.d_enroll * (d_ratio < required), minlength=m.n_states)
     adequacy_by_state = below / F.state_enroll
     wt = (mx.W + mx.M) * S.multi
     out = {
@@ -73,7 +74,7 @@ def measure(m) -> dict:
         "dissimilarity_within_district": dot(mx.D, wt) / wt.sum() if wt.sum() > 0 else 0.0,
         "exposure_minority_to_white": float(mx.X.sum() / mx.M_tot) if mx.M_tot > 0 else 0.0,
         "spending_gap": float(1.0 - hi / lo),
-        "adequacy_gap": dot(w.d_enroll, d_ratio < par.adequacy_level) / F.total_enroll,  # = M.adequacy_gap
+        "adequacy_gap": dot(w.d_enroll, d_ratio < required) / F.total_enroll,  # = M.adequacy_gap
         "teacher_experience_gap": float((texp * S.lo_E + dot(tc, S.lo_tau)) / S.lo_E
                                         - (texp * S.hi_E + dot(tc, S.hi_tau)) / S.hi_E),
         "suspension_ratio_black_white": rate_b / rate_w,

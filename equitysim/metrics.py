@@ -72,8 +72,9 @@ def spending_gap(spend: np.ndarray, students: np.ndarray, high: np.ndarray, low:
     return 1.0 - weighted_mean(spend, students, high) / weighted_mean(spend, students, low)
 
 
-def adequacy_gap(spend_ratio: np.ndarray, students: np.ndarray, level: float) -> float:
-    """Share of students in units whose spending is below `level` x their state mean.
+def adequacy_gap(spend_ratio: np.ndarray, students: np.ndarray, level) -> float:
+    """Share of students in units whose spending is below `level` x their state mean (`level`: one
+    number or each unit's own costed-out level).
 
     `spend_ratio` is each unit's per-pupil spending divided by its state's mean. Share, 0-1.
     """

@@ -74,18 +74,17 @@ def _static_mask(where: str | list[str], world: World, par=None) -> np.ndarray:
         m = st["litigation_pending"].to_numpy()
         return m if m.any() else np.ones(n, bool)
     if where == "without_adequacy":
-        # States whose formula lets a fifth or more of students fall below adequacy at baseline.
+        # States whose formula leaves `without_adequacy_share` or more of students below adequacy at baseline.
         par = par if par is not None else _params.values(_params.defaults())
         return world_adequacy_shortfall(world, par.adequacy_level) >= par.without_adequacy_share
     raise ValueError(f"where: unknown value {where!r}")
 
 
 def world_adequacy_shortfall(world: World, level: float) -> np.ndarray:
-    """Per state: share of students in districts spending below `level` x the state mean
-    (`adequacy_level`, a share of the state mean)."""
-    below = (1 + world.d_spend_tilt) < level
-    tot = np.bincount(world.d_state, weights=world.d_enroll, minlength=world.n_states)
-    return np.bincount(world.d_state, weights=world.d_enroll * below, minlength=world.n_states) / tot
+    """Per state: share of students in districts spending below their costed-out adequacy level
+    at baseline (equitysim/adequacy.py; `level` = `adequacy_level`, the fallback where SFID has none)."""
+    from .adequacy import required_ratio, shortfall_by_state
+    return shortfall_by_state(world, 1 + world.d_spend_tilt, required_ratio(world, level))
 
 
 def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World, entries=None) -> Plan:

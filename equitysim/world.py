@@ -172,6 +172,12 @@ class World:
         return self.s_share * self.s_enroll[:, None]
 
     @cached_property
+    def d_highest_need_fifth(self) -> np.ndarray:
+        """Districts in their state's highest-need fifth of students (adequacy.highest_need_fifth)."""
+        from .adequacy import highest_need_fifth
+        return highest_need_fifth(self)
+
+    @cached_property
     def d_mixed_region(self) -> np.ndarray:
         """Districts with another district in their region to pair with (interdistrict programs
         join a city district and its suburbs, whatever the city district's own mix)."""

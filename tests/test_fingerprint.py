@@ -21,10 +21,10 @@ from equitysim import load_scenario
 from .conftest import SCENARIOS
 
 PINNED = {
-    "roadmap": "642335549a464ed2fa32762751a8ecb881caa2096a6c9745dc2609f9042a86c2",
-    "all_at_once": "b0f77e263eff3fcc78131e2496b7c5b943c04935ddbec78645ce245c516d0196",
-    "low_budget": "e1d5598deb6d380ebed3d8ed3b7f9284116422a5ba73a1aea0b83395eba5cb21",
-    "no_action": "27972b60359c2255f9f3a072dc3ab977edaf26f15f79c260b512ef487214eff6",
+    "roadmap": "59f836ce0c956379791c59cede7ec8bd5b1da801aa0c496f15501acf7864270e",
+    "all_at_once": "7dbe27509d15da02d0ceec11a362db4f8834d34a49e951837fe433ccc10a430b",
+    "low_budget": "e7c44ef010891ad1977dff9daec91511cfb5c60659f4cf21653064355f59f8a7",
+    "no_action": "764b1bb4f7a02af1eaf9518814edba059ff1cead7bc11fe6a35f4055344f0f5d",
 }
 
 

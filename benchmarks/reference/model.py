@@ -34,6 +34,7 @@ import numpy as np
 from equitysim import indicators as ind
 from equitysim import metrics as M
 from equitysim.actions import default_catalogue
+from equitysim.adequacy import required_ratio
 from equitysim.mechanisms.adaptation import Adaptation, indicator_signposts
 from equitysim.mechanisms.elections import START_YEAR, election_calendar
 from equitysim.model import RISK_COUNTS, world_for
@@ -378,6 +379,7 @@ class District(mesa.Agent):
         self.tilt = float(w.d_spend_tilt[i])
         self.n_schools = int(w.d_nschools[i])
         self.diverse = bool(w.d_diverse[i])
+        self.adequacy_required = float(model.adequacy_required[i])
         self.community, self.union, self.principal = bool(w.d_community[i]), bool(w.d_union[i]), bool(w.d_principal[i])
         self.prereq, self.lens, self.buy_in = bool(w.d_prereq[i]), bool(w.d_lens[i]), float(w.d_buy_in[i])
         self.burnout = self.capacity = 0.0
@@ -579,7 +581,7 @@ class District(mesa.Agent):
         d_min = self.share[BLACK] + self.share[HISPANIC]
         progressive = p["funding_reform_weight"] * (d_min - m.state_minority[st.index]) + max(self.tilt, 0) * p["positive_tilt_keep"]
         ratio = 1 + self.tilt + st.spend_progress * (progressive - self.tilt)
-        floor = p["adequacy_level"] + p["adequacy_margin"]
+        floor = self.adequacy_required + p["adequacy_margin"]   # SFID's costed-out level
         return ratio + st.adequacy_progress * (floor - ratio) if ratio < floor else ratio
 
     def mix_now(self) -> list[float]:
@@ -732,6 +734,7 @@ class ReferenceModel(mesa.Model):
         self.recession_left = 0
         self.national_win_share = 0.0
         self.median_enroll = float(np.median(w.d_enroll))
+        self.adequacy_required = required_ratio(w, self.p["adequacy_level"])
         # regions: size and mix (enrollment-weighted)
         self.region_size = np.bincount(w.d_region, minlength=w.n_regions).tolist()
         tot = np.bincount(w.d_region, weights=w.d_enroll, minlength=w.n_regions)
@@ -1063,14 +1066,15 @@ def plain_measure(w, p: dict, catalogue, a: dict) -> dict:
               + (minority * gr).sum() + ((b_d + h_d) * a["grad_minority"]).sum()) / (B + H)
     d_ratio = a["district_spending_ratio"]
     n_s = w.n_states
-    below = np.bincount(w.d_state, weights=w.d_enroll * (d_ratio < p["adequacy_level"]), minlength=n_s)
+    required = required_ratio(w, p["adequacy_level"])   # costed-out adequacy, per district
+    below = np.bincount(w.d_state, weights=w.d_enroll * (d_ratio < required), minlength=n_s)
     adequacy_by_state = below / np.bincount(w.d_state, weights=w.d_enroll, minlength=n_s)
     out = {
         "dissimilarity": M.dissimilarity(white, minority),
         "dissimilarity_within_district": M.within_district_dissimilarity(white, minority, d, w.n_districts),
         "exposure_minority_to_white": M.exposure(minority, white, w.s_enroll),
         "spending_gap": M.spending_gap(a["school_spending_ratio"], w.s_enroll, w.s_high_minority, w.s_low_minority),
-        "adequacy_gap": M.adequacy_gap(d_ratio, w.d_enroll, p["adequacy_level"]),
+        "adequacy_gap": M.adequacy_gap(d_ratio, w.d_enroll, required),
         "teacher_experience_gap": M.mean_gap(a["teacher_experience"], w.s_enroll, w.s_low_minority, w.s_high_minority),
         "suspension_ratio_black_white": rate_b / rate_w,
         "suspension_gap_pp": (rate_b - rate_w) * 100,

@@ -3,7 +3,8 @@
 The national business cycle; what each program family has to spend (local, state and federal
 money, cut in recessions unless diversified); what a recession does to district budgets and to
 programs run as a "program" rather than a lens; and the school-finance formulas that move
-toward progressive and adequate spending while reforms are in force.
+toward progressive and adequate spending while reforms are in force (adequate: each district's
+costed-out level from the School Finance Indicators Database, equitysim/adequacy.py).
 
 Reads: campaign_budget_musd, funding_reform_cost_musd, recession_federal_cut, federal_budget_musd,
 recession_prob, recession_length, recession_budget_cut, recession_program_cut_prob,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..adequacy import required_ratio
 from ..channels import FUNDING_POLICIES
 from ..numerics import DT, clip, hazard, nonzero
 
@@ -105,10 +107,19 @@ def state_formulas(m) -> None:
     clip(states.adequacy_progress, 0, 1, out=states.adequacy_progress)
 
 
+def adequacy_required(m) -> np.ndarray:
+    """(n_d,) spending each district needs to be adequate, relative to its state's baseline mean
+    (SFID's costed-out level, equitysim/adequacy.py; `adequacy_level` where SFID has none)."""
+    req = m.cache.get("adequacy_required")
+    if req is None:
+        req = m.cache["adequacy_required"] = required_ratio(m.world, m.par.adequacy_level)
+    return req
+
+
 def district_spending_ratio(m) -> np.ndarray:
     """(n_d,) per-pupil spending of each district relative to its state's baseline mean: the
     baseline tilt moved toward the progressive formula by the state's progress, and districts
-    below the adequacy level raised toward it by the adequacy progress. Cached on the formula
+    below their costed-out adequacy level raised toward it by the adequacy progress. Cached on the formula
     state it depends on."""
     states = m.state_arrays
     key = (states.spending_progress.tobytes(), states.adequacy_progress.tobytes())
@@ -122,12 +133,13 @@ def district_spending_ratio(m) -> np.ndarray:
         tilt0 = w.d_spend_tilt
         progressive = (par.funding_reform_weight * (F.district_minority_share - F.state_minority_share[st])
                        + np.maximum(tilt0, 0) * par.positive_tilt_keep)
-        parts = m.cache["spending_parts"] = (1 + tilt0, progressive - tilt0)
-    baseline, to_progressive = parts
+        floor = adequacy_required(m) + par.adequacy_margin   # costed-out, per district
+        parts = m.cache["spending_parts"] = (1 + tilt0, progressive - tilt0, floor)
+    baseline, to_progressive, floor = parts
     ratio = baseline + states.spending_progress[st] * to_progressive
     # districts below the floor move toward it; elsewhere the gap is 0 (no masked indexing: it
     # is five times slower on 13,000 districts)
-    gap = (par.adequacy_level + par.adequacy_margin) - ratio
+    gap = floor - ratio
     np.maximum(gap, 0.0, out=gap)
     gap *= states.adequacy_progress[st]
     ratio += gap
