@@ -118,4 +118,7 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     if n == 0:
         return (0.0, 1.0)
     centre, half = wilson_score(k / n, n, z)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at k = 0 and k = n the bound is exactly 0 or 1 (rounding would put it just inside)
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return (low, high)

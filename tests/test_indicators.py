@@ -69,3 +69,12 @@ def test_docs_indicators_md_is_in_sync():
     from pathlib import Path
     doc = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
     assert doc.read_text() == I.markdown()
+
+
+def test_wilson_interval_contains_the_estimate_at_the_edges():
+    from equitysim.indicators import wilson_interval
+    for n in (1, 6, 24, 100, 500):
+        for k in (0, 1, n - 1, n):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0

@@ -96,6 +96,10 @@ def enrollment_loss(m) -> np.ndarray:
     return np.minimum(loss, 1.0)
 
 
-def budget_log_factor(m) -> np.ndarray:
-    """(n_d,) log of the budget multiplier the lost enrollment leaves (0 where nobody left)."""
+def budget_log_factor(m) -> np.ndarray | float:
+    """(n_d,) log of the budget multiplier the lost enrollment leaves (0 where nobody left; the
+    number 0.0 while no district has any integration in effect)."""
+    O = m.outcome_arrays
+    if not (O.segregation_cut.any() or O.region_mixing.any()):
+        return 0.0
     return np.log1p(-m.par.enrollment_budget_elasticity * enrollment_loss(m))
