@@ -147,6 +147,9 @@ class World:
     s_low_minority: np.ndarray   # bottom quartile
     n_regions: int
     r_state: np.ndarray
+    districts: pd.DataFrame = None             # the kept real districts' rows of data/districts.parquet
+    d_dissimilarity_target: np.ndarray = None  # published within-district dissimilarity (0 for one school)
+    d_dissimilarity_fit: np.ndarray = None     # the synthesised schools' dissimilarity
     meta: dict = field(default_factory=dict)
 
     @property
@@ -190,63 +193,82 @@ class World:
         return (self.d_nschools >= 2) & (m >= 0.2) & (m <= 0.8)
 
 
-def _ipf(share: np.ndarray, weight: np.ndarray, group: np.ndarray, target: np.ndarray, iters: int = 30) -> np.ndarray:
-    """Rescale row shares so that, within each group, weighted column totals equal `target`
-    (shape (n_groups, k), rows summing to 1), keeping each row a distribution."""
-    s = share.copy()
-    n_g = target.shape[0]
-    for _ in range(iters):
-        tot = np.stack([np.bincount(group, weights=weight * s[:, j], minlength=n_g) for j in range(s.shape[1])], 1)
-        wsum = np.bincount(group, weights=weight, minlength=n_g)[:, None]
-        factor = np.divide(target * wsum, tot, out=np.ones_like(tot), where=tot > 1e-9)
-        s *= np.clip(factor, 1e-3, 1e3)[group]
-        s /= s.sum(1, keepdims=True)
-    return s
-
-
-def _dirichlet_around(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
-    g = rng.gamma(np.maximum(mean * concentration, 1e-3)) + 1e-9
-    return g / g.sum(1, keepdims=True)
-
-
 def build_world(scale: float = 1.0, seed: int = 2027, overrides: dict | None = None) -> World:
-    """Synthesise districts and schools for every state.
+    """The real districts (data/districts.parquet) and their synthesised schools.
 
-    `scale` shrinks (or grows) enrollment, district and school counts proportionally; at least
-    one district and one school per district is kept per state.
+    `scale` < 1 keeps a proportional subsample of real districts, stratified by state and size
+    (at least one per state); `scale` > 1 repeats districts the same way. District figures stay
+    the real ones, so the world's totals are about `scale` times the real totals.
     """
     return _build_world(float(scale), int(seed), tuple(sorted((overrides or {}).items())))
 
 
-def _schools_per_district(d_enroll: np.ndarray, n_d_s: np.ndarray, n_s_s: np.ndarray) -> np.ndarray:
-    """Schools per district: one each, the rest by enrollment (largest remainder, per state)."""
-    d_ns = np.ones(d_enroll.size, dtype=int)
-    starts = np.r_[0, np.cumsum(n_d_s)]
-    for s in range(len(n_d_s)):
-        lo, hi = starts[s], starts[s + 1]
-        extra = n_s_s[s] - (hi - lo)
-        if extra > 0:
-            quota = d_enroll[lo:hi] / d_enroll[lo:hi].sum() * extra
-            base = np.floor(quota).astype(int)
-            rem = extra - base.sum()
-            base[np.argsort(-(quota - base))[:rem]] += 1
-            d_ns[lo:hi] += base
-    return d_ns
+@lru_cache(maxsize=1)
+def load_districts() -> pd.DataFrame:
+    """The shipped table of real districts (one row each, ordered by state as in states.csv,
+    then NCES LEA id); sources and fill rules in data/SOURCES.md, built by
+    data_build/build_districts.py. `*_filled` columns flag values filled by a documented rule."""
+    return pd.read_parquet(_data_path("districts.parquet"))
 
 
-def _district_spending_tilt(rng, st, p, d_state, d_enroll, d_share) -> np.ndarray:
-    """Per-pupil spending of each district relative to its state mean, minus 1: lognormal noise
-    with a tilt against minority districts that follows each state's published progressivity
-    ratio (Urban Institute, poor vs non-poor students' districts; `minority_spending_tilt` where
-    missing), renormalised so each state's enrollment-weighted mean equals its published figure."""
-    n_st = len(st)
-    d_min = d_share[:, BLACK] + d_share[:, HISPANIC]
-    st_min = np.bincount(d_state, weights=d_enroll * d_min) / np.bincount(d_state, weights=d_enroll)
-    prog = st["funding_progressivity"].to_numpy(float) if "funding_progressivity" in st else np.full(n_st, np.nan)
-    tilt_s = np.where(np.isnan(prog), p["minority_spending_tilt"], p["progressivity_tilt_scale"] * (prog - 1))
-    raw = np.exp(rng.normal(0, p["spending_noise_sd"], d_state.size)) * (1 + tilt_s[d_state] * (d_min - st_min[d_state]))
-    raw /= (np.bincount(d_state, weights=d_enroll * raw) / np.bincount(d_state, weights=d_enroll))[d_state]
-    return raw - 1
+def _sample_districts(rng, d_state_all: np.ndarray, enroll: np.ndarray, n_st: int, scale: float) -> np.ndarray:
+    """Indices of the districts kept at `scale`: per state, systematic sampling along the
+    districts ordered by enrollment (a random start), so every state and size class keeps its
+    proportion (at least one district per state); at scale 1 every district once. Returned in
+    table order."""
+    if scale == 1.0:
+        return np.arange(d_state_all.size)
+    n_s = np.bincount(d_state_all, minlength=n_st)
+    k_s = np.maximum(1, np.round(n_s * scale)).astype(int)
+    u = rng.random(n_st)
+    order = np.lexsort((enroll, d_state_all))     # by state, then enrollment
+    starts = np.r_[0, np.cumsum(n_s)[:-1]]
+    st_of_pick = np.repeat(np.arange(n_st), k_s)
+    i = np.arange(k_s.sum()) - np.repeat(np.cumsum(k_s) - k_s, k_s)
+    rank = np.floor((i + u[st_of_pick]) * n_s[st_of_pick] / k_s[st_of_pick]).astype(int)
+    return np.sort(order[starts[st_of_pick] + np.minimum(rank, n_s[st_of_pick] - 1)])
+
+
+def _line_pattern(d_share: np.ndarray, s_enroll: np.ndarray, d_first: np.ndarray, s_district: np.ndarray) -> np.ndarray:
+    """The most segregated mix a district's schools can hold with these sizes: its students
+    lined up White, other, Hispanic, Black and cut into its schools in order. (n_s, 4) shares;
+    district totals are preserved exactly."""
+    e_d = np.add.reduceat(s_enroll, d_first)
+    before = np.r_[0.0, np.cumsum(e_d)[:-1]]
+    c1 = (np.cumsum(s_enroll) - before[s_district]) / e_d[s_district]
+    c0 = c1 - s_enroll / e_d[s_district]
+    order = (WHITE, OTHER, HISPANIC, BLACK)
+    G = np.cumsum(np.c_[np.zeros(len(d_share)), d_share[:, order]], 1)[s_district]
+    out = np.empty((s_enroll.size, 4))
+    for j, g in enumerate(order):
+        out[:, g] = np.clip(np.minimum(c1, G[:, j + 1]) - np.maximum(c0, G[:, j]), 0, None)
+    return out / out.sum(1, keepdims=True)
+
+
+def _dissimilarity(share: np.ndarray, s_enroll: np.ndarray, d_first: np.ndarray, s_district: np.ndarray) -> np.ndarray:
+    """Per district: White vs Black+Hispanic dissimilarity between its schools (0 where a group is absent)."""
+    w0 = share[:, WHITE] * s_enroll
+    m0 = (share[:, BLACK] + share[:, HISPANIC]) * s_enroll
+    W, M = np.add.reduceat(w0, d_first), np.add.reduceat(m0, d_first)
+    ok = (W > 0) & (M > 0)
+    fa = np.divide(w0, W[s_district], out=np.zeros_like(w0), where=ok[s_district])
+    fb = np.divide(m0, M[s_district], out=np.zeros_like(m0), where=ok[s_district])
+    return 0.5 * np.add.reduceat(np.abs(fa - fb), d_first)
+
+
+def _school_mix(d_share, target, s_enroll, d_first, s_district):
+    """School racial mixes that add up to their district's and whose White vs Black+Hispanic
+    dissimilarity is the district's published one: each school's mix is the district's moved a
+    share lam_d of the way to the most segregated pattern (`_line_pattern`). Dissimilarity is
+    linear in lam_d (every school's deviation from the district mix scales with it), so
+    lam_d = target / D(pattern), capped at 1 where the pattern cannot reach the target.
+    Returns (shares, achieved dissimilarity)."""
+    pat = _line_pattern(d_share, s_enroll, d_first, s_district)
+    d_max = _dissimilarity(pat, s_enroll, d_first, s_district)
+    lam = np.clip(np.divide(target, d_max, out=np.zeros_like(d_max), where=d_max > 1e-12), 0, 1)
+    L = lam[s_district, None]
+    share = (1 - L) * d_share[s_district] + L * pat
+    return share, lam * d_max
 
 
 def _teacher_experience(rng, p, s_share, s_enroll):
@@ -262,17 +284,17 @@ def _teacher_experience(rng, p, s_share, s_enroll):
 
 
 def _regions(rng, p, n_d_s: np.ndarray, d_state: np.ndarray):
-    """Regions: the districts of a state in random groups of about `region_size`. Returns
-    (region of each district, regions per state)."""
+    """Regions: the districts of a state in random groups of about `region_size` (no published
+    district-to-metro relationship file was found; see data/SOURCES.md). Returns (region of each
+    district, regions per state)."""
     n_d = d_state.size
-    starts = np.r_[0, np.cumsum(n_d_s)]
     size = max(1, int(round(p["region_size"])))
     n_r_s = np.maximum(1, np.round(n_d_s / size)).astype(int)
-    order = rng.permutation(n_d)
+    key = rng.permutation(n_d)
+    o = np.lexsort((key, d_state))                 # a random order within each state
+    starts = np.r_[0, np.cumsum(n_d_s)[:-1]]
     rank = np.empty(n_d, int)
-    for s in range(len(n_d_s)):
-        lo, hi = starts[s], starts[s + 1]
-        rank[lo:hi] = np.argsort(order[lo:hi])
+    rank[o] = np.arange(n_d) - starts[d_state[o]]
     r_start = np.r_[0, np.cumsum(n_r_s)[:-1]]
     return r_start[d_state] + rank % n_r_s[d_state], n_r_s
 
@@ -283,35 +305,36 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xC0DE,)))
     st = load_states()
     n_st = len(st)
-    n_d_s = np.maximum(1, np.round(st["districts"].to_numpy() * scale)).astype(int)
-    n_s_s = np.maximum(n_d_s, np.round(st["schools"].to_numpy() * scale)).astype(int)
-    enroll_s = st["enrollment"].to_numpy(float) * scale
-    share_s = st[[f"share_{g}" for g in GROUPS]].to_numpy()
-
-    # Districts: lognormal sizes normalised to the state's enrollment.
-    d_state = np.repeat(np.arange(n_st), n_d_s)
-    w = rng.lognormal(0.0, p["district_size_sigma"], d_state.size)
-    d_enroll = w / np.bincount(d_state, weights=w)[d_state] * enroll_s[d_state]
-    d_ns = _schools_per_district(d_enroll, n_d_s, n_s_s)
+    table = load_districts()
+    d_state_all = st.index.get_indexer(table["state"])
+    keep = _sample_districts(rng, d_state_all, table["enrollment"].to_numpy(float), n_st, scale)
+    dist = table.iloc[keep].reset_index(drop=True)
+    d_state = d_state_all[keep]
+    n_d = d_state.size
+    n_d_s = np.bincount(d_state, minlength=n_st)
+    d_enroll = dist["enrollment"].to_numpy(float)
+    d_share = dist[[f"share_{g}" for g in GROUPS]].to_numpy(float)
+    d_ns = dist["schools"].to_numpy(int)
     d_first = np.r_[0, np.cumsum(d_ns)[:-1]]
-    s_district = np.repeat(np.arange(d_state.size), d_ns)
+    s_district = np.repeat(np.arange(n_d), d_ns)
 
-    # Racial mix: districts around their state, schools around their district, then fitted so
-    # that totals match exactly (iterative proportional fitting).
-    d_share = _dirichlet_around(rng, share_s[d_state], p["between_district_concentration"])
-    d_share = _ipf(d_share, d_enroll, d_state, share_s)
+    # Schools: sizes drawn around the district mean, mixes fitted to the published dissimilarity.
     sw = rng.gamma(4.0, size=s_district.size)
     s_enroll = sw / np.add.reduceat(sw, d_first)[s_district] * d_enroll[s_district]
-    s_share = _dirichlet_around(rng, d_share[s_district], p["within_district_concentration"])
-    s_share = _ipf(s_share, s_enroll, s_district, d_share)
+    target = np.where(d_ns >= 2, dist["dissimilarity"].to_numpy(float), 0.0)
+    s_share, d_dis = _school_mix(d_share, target, s_enroll, d_first, s_district)
 
-    d_spend_tilt = _district_spending_tilt(rng, st, p, d_state, d_enroll, d_share)
+    # Spending: each district's published per-pupil spending relative to its state's
+    # enrollment-weighted mean over the kept districts, so each state's mean is its published figure.
+    pp = dist["spend_per_pupil"].to_numpy(float)
+    st_mean = np.bincount(d_state, weights=d_enroll * pp, minlength=n_st) / np.maximum(
+        np.bincount(d_state, weights=d_enroll, minlength=n_st), 1e-300)
+    d_spend_tilt = pp / st_mean[d_state] - 1
     s_spend_dev = rng.normal(0, 0.05, s_district.size)
     s_spend_dev -= (np.add.reduceat(s_spend_dev * s_enroll, d_first) / np.add.reduceat(s_enroll, d_first))[s_district]
     s_texp_dev, low_q, high_q = _teacher_experience(rng, p, s_share, s_enroll)
 
     # District capacity and the guide's prerequisites and eligibility conditions.
-    n_d = d_state.size
     d_prereq = rng.random(n_d) < p["district_prerequisites_share"]
     d_community = rng.random(n_d) < 0.5
     d_union = rng.random(n_d) < p["union_cooperation_share"]
@@ -319,6 +342,10 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     d_lens = rng.random(n_d) < p["equity_as_lens_share"]
     d_buy_in = rng.beta(4, 4, n_d)
     d_region, n_r_s = _regions(rng, p, n_d_s, d_state)
+    # School suspension noise: lognormal around 1. The districts' published 2020-21 rates are
+    # kept in `districts` for reports but not used here: that year many states taught remotely
+    # (CA's rates were near 0), so its between-district pattern is not a baseline one.
+    s_susp = np.exp(rng.normal(0, 0.3, s_district.size))
 
     return World(
         scale=scale, seed=seed, states=st, adjacency=adjacency_matrix(st),
@@ -326,11 +353,12 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
         d_enroll=d_enroll, d_share=d_share, d_spend_tilt=d_spend_tilt, d_prereq=d_prereq,
         d_community=d_community, d_union=d_union, d_principal=d_principal, d_lens=d_lens,
         d_buy_in=d_buy_in, s_district=s_district, s_enroll=s_enroll, s_share=s_share,
-        s_spend_dev=s_spend_dev, s_texp_dev=s_texp_dev,
-        s_susp_noise=np.exp(rng.normal(0, 0.3, s_district.size)),
+        s_spend_dev=s_spend_dev, s_texp_dev=s_texp_dev, s_susp_noise=s_susp,
         s_high_minority=high_q, s_low_minority=low_q,
         n_regions=int(n_r_s.sum()), r_state=np.repeat(np.arange(n_st), n_r_s),
-        meta={"source_year": "2021-22", "params": dict(overrides)},
+        districts=dist, d_dissimilarity_target=target, d_dissimilarity_fit=d_dis,
+        meta={"source_year": "2022-23 (CCD enrollment; CRDC 2020-21, F-33 2020-21, SEDA 2021-22)",
+              "params": dict(overrides)},
     )
 
 
