@@ -147,9 +147,17 @@ def params(markdown, as_json, salib, names):
 @click.option("--scale", type=click.FloatRange(0.001, 20), default=1.0, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=2027, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
-def world(scale, seed, as_json):
-    """Summarise the synthesised baseline world and its calibration."""
-    from ..baseline import by_state, calibration, world_summary
+@click.option("--state", "state", default=None, metavar="XX", help="Print the baseline of one state (USPS code)")
+@click.option("--district", "district", default=None, metavar="ID|NAME",
+              help="Print the baseline of one real district (7-digit NCES LEA id, or name; 'Name, ST' when names repeat)")
+def world(scale, seed, as_json, state, district):
+    """Summarise the baseline world of real districts, its calibration, or one state or district."""
+    if state is not None and district is not None:
+        raise click.UsageError("--state and --district: expected one of them, not both")
+    if state is not None or district is not None:
+        return _place(scale, seed, as_json, state, district)
+    from ..baseline import by_state, calibration, national_figures, world_summary
+    from ..world import build_world
 
     s = world_summary(scale, seed)
     if as_json:
@@ -159,10 +167,20 @@ def world(scale, seed, as_json):
     from rich.table import Table
 
     con = Console(width=max(120, Console().width))
-    con.print(f"states {s['states']}, districts {s['districts']:,}, schools {s['schools']:,}, "
-              f"students {s['students']:,} (data year {s['source_year']}, scale {scale:g}, seed {seed})")
-    con.print(f"median within-district dissimilarity {s['dissimilarity_median']:.3f}; "
-              f"Black/white suspension ratio {s['suspension_ratio_black_white']:.2f}")
+    con.print(f"states {s['states']}, districts {s['districts']:,} (all real: NCES LEA ids), schools "
+              f"{s['schools']:,}, students {s['students']:,} (data year {s['source_year']}, scale {scale:g}, seed {seed})")
+    f = s["dissimilarity_fit"]
+    con.print(f"synthesised schools vs each district's published dissimilarity ({f['districts']:,} districts with "
+              f"two or more schools): median |error| {f['median_abs_error']:.4f}, 90th percentile "
+              f"{f['p90_abs_error']:.4f}, max {f['max_abs_error']:.3f}; {100 * f['share_within_0_01']:.1f}% within 0.01")
+    con.print(f"median within-district dissimilarity (districts above 0) {s['dissimilarity_median']:.3f}; "
+              f"model's Black/white suspension ratio {s['suspension_ratio_black_white']:.2f}")
+    nat = Table("national figure", "world", "published", "tolerance", "ok", "published figure",
+                title="National figures of the real-district world" + (f" (counts / scale {scale:g})" if scale != 1 else ""))
+    for r in national_figures(build_world(scale, seed)).itertuples():
+        nat.add_row(r.figure, f"{r.world:,.3f}", f"{r.published:,.3f}", f"{r.low:,.3f} to {r.high:,.3f}",
+                    "yes" if r.ok else "NO", r.basis)
+    con.print(nat)
     cal = Table("calibration check", "model", "target", "tolerance", "ok", "target from",
                 title="Calibration (data/SOURCES.md, data/national_benchmarks.csv)")
     for r in calibration(scale, seed).itertuples():
@@ -170,11 +188,69 @@ def world(scale, seed, as_json):
                     "yes" if r.ok else "NO", r.basis)
     con.print(cal)
     if scale != 1.0:
-        con.print("The national-distribution tolerances apply to the full-size world (scale 1); a smaller "
-                  "world keeps at least one district per state, so its size distribution shifts.")
-    t = Table("state", "per-pupil $", "districts", "schools", "students",
-              title="By state (world; * = school count estimated, see SOURCES.md)")
+        con.print("The national tolerances apply to the full-size world (scale 1); a subsample of real districts "
+                  "has sampling error (large districts weigh heavily in the AP and segregation figures).")
+    t = Table("state", "per-pupil $", "districts", "schools", "students", "students (states.csv)",
+              title="By state (world: the real districts; states.csv also counts charter agencies and state-run schools)")
     for code, row in by_state(scale, seed).iterrows():
-        t.add_row(code, f"{row.per_pupil:,.0f}", f"{row.districts:,}",
-                  f"{row.schools:,}{' *' if row.schools_estimated else ''}", f"{row.students:,}")
+        t.add_row(code, f"{row.per_pupil:,.0f}", f"{row.districts:,}", f"{row.schools:,}", f"{row.students:,}",
+                  f"{row.students_data:,}")
     con.print(t)
+
+
+def _place(scale, seed, as_json, state, district):
+    from ..places import PlaceError, district_baseline, state_baseline
+    from ..world import build_world
+
+    w = build_world(scale, seed)
+    try:
+        out = state_baseline(w, state) if state is not None else district_baseline(w, district)
+    except PlaceError as e:
+        raise click.BadParameter(str(e), param_hint="'--state'" if state is not None else "'--district'") from None
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    sh = out["race_shares"]
+    mix = ", ".join(f"{g} {100 * v:.1f}%" for g, v in sh.items())
+    susp = ", ".join(f"{g} {pct(v)}" for g, v in out["suspension_rates_2020_21"].items())
+    ap = ", ".join(f"{g} {pct(v)}" for g, v in out["ap_rates_2020_21"].items())
+    lines = []
+    if state is not None:
+        lines += [f"{out['name']} ({out['state']}): {out['districts']:,} real districts, {out['schools']:,} schools, "
+                  f"{out['students']:,} students in them (states.csv: {out['students_states_csv']:,} incl. charter "
+                  f"agencies){'' if scale == 1 else f'; world scale {scale:g}'}",
+                  f"students: {mix}",
+                  f"per-pupil current spending ${out['per_pupil_state']:,.0f} (state mean, 2020-21); districts' 10th-90th "
+                  f"percentile ${out['per_pupil_districts_p10_p90'][0]:,.0f}-${out['per_pupil_districts_p10_p90'][1]:,.0f}",
+                  f"within-district dissimilarity (enrollment-weighted) {out['dissimilarity_within_weighted']:.3f}; "
+                  f"{out['diverse_districts']:,} districts diverse enough for integration plans; {out['regions']} regions",
+                  f"out-of-school suspension 2020-21 (CRDC): {susp}; Black/White ratio "
+                  + ("n/a" if out["suspension_ratio_black_white_2020_21"] is None
+                     else f"{out['suspension_ratio_black_white_2020_21']:.2f}"),
+                  f"AP participation 2020-21 (CRDC): {ap}",
+                  f"children in poverty (ACS 2018-22) {out['child_poverty_pct']:.1f}%; political climate "
+                  f"{out['climate']:.2f}{', roadmap favorable state' if out['favorable'] else ''}"
+                  f"{', school-finance litigation pending' if out['litigation_pending'] else ''}",
+                  "filled values (documented rules, data/SOURCES.md): "
+                  + ", ".join(f"{k} {v}" for k, v in out["filled"].items() if v),
+                  "largest districts:"]
+        lines += [f"  {d['leaid']} {d['name']}: {d['students']:,} students, {d['schools']} schools, "
+                  f"dissimilarity {d['dissimilarity']:.3f}" for d in out["largest_districts"]]
+    else:
+        lines += [f"{out['name']} ({out['state']}, NCES {out['leaid']}): {out['students']:,} students, "
+                  f"{out['schools']} schools",
+                  f"students: {mix}",
+                  f"per-pupil current spending ${out['spend_per_pupil_f33_2020_21']:,.0f} (F-33 2020-21); in the model "
+                  f"${out['spend_per_pupil_model']:,.0f} (state mean x the district's ratio to it)",
+                  f"within-district dissimilarity: published {out['dissimilarity_published']:.3f} (SEDA 2021-22), "
+                  f"synthesised schools {out['dissimilarity_schools']:.3f}; schools' Black+Hispanic share "
+                  f"{100 * out['school_minority_share_range'][0]:.0f}-{100 * out['school_minority_share_range'][1]:.0f}%",
+                  f"out-of-school suspension 2020-21 (CRDC, students without disabilities): {susp}",
+                  f"AP participation 2020-21 (CRDC): {ap}",
+                  f"children in poverty (ACS 2018-22) {out['child_poverty_pct']:.1f}%; region {out['region']} "
+                  f"({out['region_districts']} districts); "
+                  + ("eligible for integration plans" if out["diverse"] else "not eligible for integration plans "
+                     "(needs two or more schools and 20-80% Black+Hispanic students)"),
+                  "filled values: " + (", ".join(out["filled"]) if out["filled"] else "none")]
+    click.echo("\n".join(lines))
