@@ -48,8 +48,7 @@ from .world import BLACK, World, build_world
 # new superintendents in districts running reform programs (the guide's local leadership risk)
 RISK_COUNTS = ("backlash_events", "leadership_changes", "superintendent_changes", "funding_cuts",
                "court_challenges", "implementation_failures")
-WORLD_PARAMS = ("district_size_sigma", "between_district_concentration", "within_district_concentration",
-                "spending_noise_sd", "minority_spending_tilt", "teacher_experience_gap", "region_size",
+WORLD_PARAMS = ("teacher_experience_gap", "region_size",
                 "district_prerequisites_share", "equity_as_lens_share", "union_cooperation_share")
 RNG_STREAMS = 5   # risk, adoption, event-contingent, district (re-keyed per quarter), initial draws
 QUARTER_JUMP = 40  # the district stream jumps 2^40 draws per quarter

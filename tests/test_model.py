@@ -67,7 +67,10 @@ def test_common_random_numbers_across_scenarios(roadmap_vs_none):
 def test_roadmap_improves_outcomes_on_average(roadmap_vs_none):
     road, none = roadmap_vs_none
     assert road.metrics()["suspension_gap_pp"] < none.metrics()["suspension_gap_pp"]
-    assert road.metrics()["spending_gap"] < none.metrics()["spending_gap"]
+    # On the real districts high-minority schools already spend a little more per pupil than
+    # low-minority ones at baseline (spending_gap < 0), so the funding channel is checked through
+    # the share of students below adequacy, which funding reforms lower whatever the sign.
+    assert road.metrics()["adequacy_gap"] < none.metrics()["adequacy_gap"]
     assert road.metrics()["dissimilarity_within_district"] < none.metrics()["dissimilarity_within_district"]
 
 

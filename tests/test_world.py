@@ -17,35 +17,85 @@ def test_state_table_is_complete():
     np.testing.assert_allclose(shares.sum(1), 1.0, atol=1e-9)
 
 
-def test_full_scale_matches_state_totals_exactly(full):
-    st = full.states
+def test_full_scale_is_the_real_district_table(full):
+    from equitysim.world import load_districts
+    tab = load_districts()
     n = full.n_states
-    enr = np.bincount(full.d_state, weights=full.d_enroll, minlength=n)
-    np.testing.assert_allclose(enr, st["enrollment"].to_numpy(), rtol=1e-9)
-    np.testing.assert_array_equal(np.bincount(full.d_state, minlength=n), st["districts"].to_numpy())
-    np.testing.assert_array_equal(np.bincount(full.d_state, weights=full.d_nschools, minlength=n).astype(int),
-                                  st["schools"].to_numpy())
-    assert full.n_districts == st["districts"].sum()
-    # Schools add up to their district; racial mix adds up to the state's.
+    # Every real district once, in table order, with its published enrollment, mix and schools.
+    assert full.n_districts == len(tab) == tab["leaid"].nunique() > 13_000
+    np.testing.assert_array_equal(full.districts["leaid"].to_numpy(), tab["leaid"].to_numpy())
+    np.testing.assert_allclose(full.d_enroll, tab["enrollment"].to_numpy(float))
+    np.testing.assert_array_equal(full.d_nschools, tab["schools"].to_numpy())
+    np.testing.assert_allclose(full.d_share, tab[[f"share_{g}" for g in GROUPS]].to_numpy(), atol=1e-12)
+    assert (full.states.index[full.d_state] == tab["state"].to_numpy()).all()
+    assert (np.diff(full.d_state) >= 0).all() and (np.bincount(full.d_state, minlength=n) >= 1).all()
+    # Schools add up to their district: students and students by group.
     np.testing.assert_allclose(np.add.reduceat(full.s_enroll, full.d_first_school), full.d_enroll, rtol=1e-9)
-    by_group = np.stack([np.bincount(full.d_state, weights=full.d_enroll * full.d_share[:, g], minlength=n)
-                         for g in range(4)], 1) / enr[:, None]
-    np.testing.assert_allclose(by_group, st[[f"share_{g}" for g in GROUPS]].to_numpy(), atol=1e-6)
+    by_group = np.add.reduceat(full.s_enroll_by_group, full.d_first_school)
+    np.testing.assert_allclose(by_group, full.d_share * full.d_enroll[:, None], rtol=1e-7, atol=1e-6)
+    assert (full.s_share >= -1e-12).all()
+    np.testing.assert_allclose(full.s_share.sum(1), 1, atol=1e-9)
+
+
+def test_flags_mark_every_filled_value():
+    from equitysim.world import load_districts
+    tab = load_districts()
+    for col in ("schools", "spend", "dissimilarity", "race", "child_poverty", "susp_black", "ap_black"):
+        assert tab[f"{col}_filled"].dtype == bool
+    # The published columns have no gaps left: every gap was filled, and flagged.
+    value_cols = [c for c in tab if not c.endswith(("_filled", "_winsorised")) and c not in ("leaid", "name", "state")]
+    assert not tab[value_cols].isna().any().any()
+    assert (tab.loc[tab.schools_filled, "schools"] >= 1).all()
+    assert tab.loc[tab.leaid == "3620580", "enrollment_filled"].all()  # New York City: state residual
+    assert tab.dissimilarity_filled.sum() < 0.03 * len(tab)
+
+
+def test_schools_reproduce_published_dissimilarity(full):
+    from equitysim.baseline import _district_dissimilarity, dissimilarity_fit
+    d = _district_dissimilarity(full)
+    np.testing.assert_allclose(d, full.d_dissimilarity_fit, atol=1e-9)
+    fit = dissimilarity_fit(full)
+    assert fit["districts"] > 10_000
+    assert fit["median_abs_error"] < 1e-6 and fit["share_within_0_01"] > 0.99
+    # A district's schools differ only if the published index says so.
+    one = full.d_nschools == 1
+    assert (d[one] == 0).all()
 
 
 def test_spending_mean_equals_published_figure(full):
     tot = np.bincount(full.d_state, weights=full.d_enroll)
     mean_ratio = np.bincount(full.d_state, weights=full.d_enroll * (1 + full.d_spend_tilt)) / tot
     np.testing.assert_allclose(mean_ratio, 1.0, atol=1e-9)
+    # and districts keep their published ratio to each other within a state
+    tab = full.districts
+    ca = (tab.state == "CA").to_numpy()
+    r = (1 + full.d_spend_tilt[ca]) / tab.spend_per_pupil.to_numpy()[ca]
+    np.testing.assert_allclose(r, r[0], rtol=1e-9)
 
 
 def test_plausible_national_distributions(full):
     from equitysim.baseline import world_summary
     s = world_summary(1.0)
-    # SEDA 2021-22: median 0.15 over districts with several schools per grade (see calibration)
-    assert 0.1 <= s["dissimilarity_median"] <= 0.3
+    # SEDA 2021-22: median 0.152 over districts with a positive index (see calibration)
+    assert 0.13 <= s["dissimilarity_median"] <= 0.17
     small = (full.d_enroll < 1000).mean()
     assert 0.42 <= small <= 0.52  # Digest 214.20: 47% of regular districts enrol < 1,000
+
+
+@pytest.mark.parametrize("scale", [0.05, 0.1, 0.25])
+def test_scale_is_a_stratified_subsample_of_real_districts(full, scale):
+    w = build_world(scale, seed=5)
+    n_s_full = np.bincount(full.d_state, minlength=51)
+    n_s = np.bincount(w.d_state, minlength=51)
+    np.testing.assert_array_equal(n_s, np.maximum(1, np.round(n_s_full * scale)))
+    assert w.districts["leaid"].is_unique
+    assert set(w.districts["leaid"]) <= set(full.districts["leaid"])
+    # Size classes keep their proportions (systematic sampling along size within each state).
+    edges = [0, 300, 1000, 2500, 10000, np.inf]
+    share_full = np.histogram(full.d_enroll, edges)[0] / full.n_districts
+    share = np.histogram(w.d_enroll, edges)[0] / w.n_districts
+    assert np.abs(share - share_full).max() < 0.03
+    assert w.d_enroll.sum() == pytest.approx(full.d_enroll.sum() * scale, rel=0.25)
 
 
 def test_same_seed_same_world_and_scale():
@@ -53,8 +103,7 @@ def test_same_seed_same_world_and_scale():
     np.testing.assert_array_equal(a.s_share, b.s_share)
     c = build_world(0.1, seed=6)
     assert not np.array_equal(a.s_share, c.s_share)
-    assert a.n_districts == pytest.approx(13_373 * 0.1, rel=0.05)
-    assert abs(a.d_enroll.sum() - 49_452_864 * 0.1) < 1
+    assert a.n_districts == pytest.approx(13_054 * 0.1, rel=0.05)
 
 
 def test_network_levels_and_borders():

@@ -108,13 +108,30 @@ def _run_options(f):
               help="Year shown on the state map")
 @click.option("--save", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also save the results to this directory (readable by report and plot)")
+@click.option("--state", "state", default=None, metavar="XX",
+              help="The one-page report about one state (USPS code): its districts, its map, its state-level indicators")
 @_run_options
 @click.pass_context
-def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, replications, seed, jobs, scale):
+def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, state, replications, seed, jobs, scale):
     """One self-contained report page from results or scenario files (SOURCES)."""
     from .. import report as R
 
+    if state is not None:
+        from ..world import load_states
+        if state.strip().upper() not in load_states().index:
+            raise click.BadParameter(f"unknown state {state!r}: expected a USPS code of the 50 states or DC "
+                                     f"(e.g. CA, NY, DC)", param_hint="'--state'")
+        if pdf or sensitivity is not None:
+            raise click.UsageError("--state: the state page is HTML only (without --pdf and --sensitivity)")
     res = gather(sources, replications, seed, jobs, scale)
+    if state is not None:
+        from ..state_report import write_state_report
+        if save is not None:
+            from ..resultsets import save_results
+            save_results(res, save)
+        for w in write_state_report(res, state.strip().upper(), out, map_year=map_year, command=command_line(ctx)):
+            click.echo(f"wrote {w}", err=True)
+        return
     if save is not None:
         from ..resultsets import save_results
         save_results(res, save)
