@@ -31,17 +31,20 @@ def state_index(w: World, code: str) -> int:
 
 def find_districts(w: World, key: str | int) -> np.ndarray:
     """Indices (in the world) of the districts `key` names: an NCES id, or a name."""
-    dist = w.districts
+    return _match(w.districts, w.states.index, key, f"in the world (scale {w.scale:g})")
+
+
+def _match(dist: pd.DataFrame, codes, key, where_txt: str) -> np.ndarray:
     k = str(key).strip()
     if re.fullmatch(r"\d{6,7}", k):
         hit = np.flatnonzero(dist["leaid"].to_numpy() == k.zfill(7))
         if not hit.size:
-            raise PlaceError(f"no district with NCES id {k!r} in the world (scale {w.scale:g}); "
+            raise PlaceError(f"no district with NCES id {k!r} {where_txt}; "
                              f"expected a 7-digit NCES LEA id of a district with students in 2022-23")
         return hit[:1]
     name, st = k, None
     m = re.fullmatch(r"(.+?)\s*(?:,\s*|\()([A-Za-z]{2})\)?", k)
-    if m and m.group(2).upper() in w.states.index:
+    if m and m.group(2).upper() in codes:
         name, st = m.group(1), m.group(2).upper()
     names = dist["name"].str.lower().to_numpy()
     ok = np.ones(len(dist), bool) if st is None else dist["state"].to_numpy() == st
@@ -49,21 +52,32 @@ def find_districts(w: World, key: str | int) -> np.ndarray:
     if not hit.size:
         hit = np.flatnonzero(ok & (np.char.find(names.astype(str), name.lower()) >= 0))
     if not hit.size:
-        raise PlaceError(f"no district named {k!r} in the world (scale {w.scale:g}); expected a 7-digit NCES "
+        raise PlaceError(f"no district named {k!r} {where_txt}; expected a 7-digit NCES "
                          f"LEA id (e.g. 0100390) or a district name (e.g. 'Birmingham City School District')")
     return hit
 
 
-def find_district(w: World, key: str | int) -> int:
-    """The one district `key` names (PlaceError if none or several)."""
-    hit = find_districts(w, key)
+def _one(dist: pd.DataFrame, hit: np.ndarray, key) -> int:
     if hit.size > 1:
-        d = w.districts
-        few = "; ".join(f"{d.leaid[i]} {d.name[i]} ({d.state[i]})" for i in hit[:5])
+        few = "; ".join(f"{dist.leaid.iloc[i]} {dist.name.iloc[i]} ({dist.state.iloc[i]})" for i in hit[:5])
         more = f" and {hit.size - 5} more" if hit.size > 5 else ""
         raise PlaceError(f"district {str(key)!r} matches {hit.size} districts: {few}{more}; "
                          f"give the NCES id or 'Name, ST'")
     return int(hit[0])
+
+
+def district_leaid(key: str | int) -> str:
+    """The NCES id of the one real district (of the full table) that `key` names (PlaceError if
+    none or several): used to check scenario files' `where` lists."""
+    from .world import load_districts, load_states
+
+    tab = load_districts()
+    return str(tab.leaid.iloc[_one(tab, _match(tab, load_states().index, key, "among the real districts"), key)])
+
+
+def find_district(w: World, key: str | int) -> int:
+    """The one district `key` names (PlaceError if none or several)."""
+    return _one(w.districts, find_districts(w, key), key)
 
 
 def _rates(dist: pd.DataFrame, kind: str) -> dict:

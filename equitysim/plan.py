@@ -32,6 +32,7 @@ class Row:
     where: str
     mask: np.ndarray      # states the row applies to (dynamic 'where' values refine it at run time)
     intensity: float
+    districts: np.ndarray | None = None  # local rows of a `where` list naming districts: the districts it pushes in
 
 
 @dataclass
@@ -59,11 +60,28 @@ class Plan:
 PLAN_PARAMS = ("advocacy_cost_musd_per_effort", "adequacy_level", "without_adequacy_share")
 
 
+def _listed_districts(where: list[str], world: World) -> np.ndarray:
+    """(n_d,) bool: the districts a `where` list names (NCES ids; the scenario schema turned names
+    into ids). A district not in a subsampled world is simply absent."""
+    return world.districts["leaid"].isin([x for x in where if len(x) == 7]).to_numpy()
+
+
+def _district_mask(where, world: World) -> np.ndarray | None:
+    """For a `where` list naming districts: the districts of the listed states plus the listed
+    districts (None when the list holds states only)."""
+    if not isinstance(where, list) or all(len(x) == 2 for x in where):
+        return None
+    return world.states.index.isin(where)[world.d_state] | _listed_districts(where, world)
+
+
 def _static_mask(where: str | list[str], world: World, par=None) -> np.ndarray:
     st = world.states
     n = len(st)
     if isinstance(where, list):
-        return st.index.isin(where)
+        # the listed states, and the states of the listed districts
+        states = st.index.isin(where)
+        states[np.unique(world.d_state[_listed_districts(where, world)])] = True
+        return states
     if where in ("all", "broad_coalition", "local_successes"):
         return np.ones(n, bool)
     if where == "favorable":
@@ -131,7 +149,8 @@ def compile_plan(spec: ScenarioSpec, catalogue: Catalogue, world: World, entries
             elif a.level in ("state", "local"):
                 row = Row(a, policies[a.policy] if a.level == "state" else programs[a.policy],
                           start, e_q, max(pace_end, start + 2), target, where if isinstance(where, str) else "list",
-                          _static_mask(where, world, par), entry.intensity)
+                          _static_mask(where, world, par), entry.intensity,
+                          _district_mask(where, world) if a.level == "local" else None)
                 (state_rows if a.level == "state" else local_rows).append(row)
             else:
                 for e in a.effects:

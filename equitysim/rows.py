@@ -56,7 +56,8 @@ class RowTable:
         table = cls(
             index=index,
             state_mask=mask,
-            district_mask=mask[:, d_state],
+            district_mask=np.array([mask[r, d_state] if row.districts is None else row.districts
+                                    for r, row in enumerate(rows)], bool).reshape(n, d_state.size),
             where=np.array([WHERE_CODES.get(row.where, 0) for row in rows], int),
             target=np.array([row.target for row in rows], float),
             pace_end=np.array([row.pace_end_q for row in rows], int),

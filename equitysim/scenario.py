@@ -20,6 +20,7 @@ import of that experimental module is here, in `EquityScenario`.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -69,13 +70,25 @@ class SequenceEntry(Strict):
     def _known_where(cls, v):
         if isinstance(v, str):
             if v != "default" and v not in WHERE:
-                raise ValueError(f"'default', one of {', '.join(WHERE)}, or a list of state codes")
+                raise ValueError(f"'default', one of {', '.join(WHERE)}, or a list of state codes and districts")
         else:
+            from .places import PlaceError, district_leaid
             from .world import load_states
             codes = set(load_states().index)
-            bad = [c for c in v if c not in codes]
-            if bad or not v:
-                raise ValueError(f"a non-empty list of two-letter state codes (unknown: {', '.join(bad)})")
+            if not v:
+                raise ValueError("a non-empty list of two-letter state codes and districts (NCES ids or names)")
+            out = []
+            for c in v:
+                if c in codes:
+                    out.append(c)
+                    continue
+                if re.fullmatch(r"[A-Za-z]{2}", c):
+                    raise ValueError(f"a list of two-letter state codes and districts (unknown state: {c})")
+                try:
+                    out.append(district_leaid(c))
+                except PlaceError as e:
+                    raise ValueError(f"a list of state codes and districts ({e})") from None
+            return out
         return v
 
     @field_validator("targets")

@@ -472,6 +472,8 @@ class District(mesa.Agent):
             for row in m.rows_for[k]:   # the rows pushing program k this quarter
                 if not fresh or not row.states[st.index]:
                     continue
+                if row.row.districts is not None and not row.row.districts[self.index]:
+                    continue   # a `where` list naming districts pushes only in those (and its states')
                 if not all(self.condition(c) for c in row.conditions):
                     continue
                 peers = m.region_active[self.region][k] / m.region_size[self.region]
