@@ -1,4 +1,4 @@
-"""Summaries of the synthesised baseline world (what `equitysim world` prints) and its
+"""Summaries of the baseline world of real districts (what `equitysim world` prints) and its
 calibration against the shipped state totals and published national benchmarks.
 
 `world_summary` gives the figures the issue asks `equitysim world --json` to print;

@@ -231,7 +231,7 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
              f"<h1>{_e(capitalize(title))}</h1>",
              f"<p class='sub'>{'/'.join(map(str, reps))} simulated futures{' per scenario' if len(res) > 1 else ''} "
              f"of a ten-year campaign "
-             f"across the 50 states and DC, about 13,400 districts and 99,000 schools (equitysim).</p>"]
+             f"across the 50 states and DC, the 13,054 real school districts and their 84,700 schools (equitysim).</p>"]
     scales = {scale_of(r) for r in res.values() if r.meta.get("spec_known", True)}
     if scales - {1.0}:
         s = sorted(scales - {1.0})[0]

@@ -1,9 +1,11 @@
-"""The baseline United States: states from shipped data, districts and schools synthesised.
+"""The baseline United States: states and real districts from shipped data, schools synthesised.
 
-State figures come from `data/states.csv` (sources in `data/SOURCES.md`). Districts and schools
-are synthesised per state so that state totals (enrollment, districts, schools, racial mix,
-per-pupil spending) match the data exactly and national distributions are plausible. Schools are
-stored contiguously by district, so per-district sums are `np.add.reduceat` over school arrays.
+State figures come from `data/states.csv`, the districts are the real ones of
+`data/districts.parquet` (NCES LEA id, name, enrollment by race, schools, spending, segregation,
+discipline, AP, poverty; sources and fill rules in `data/SOURCES.md`). Schools are synthesised
+inside each district to its published school count, racial mix and within-district
+dissimilarity. Schools are stored contiguously by district, so per-district sums are
+`np.add.reduceat` over school arrays.
 
 Everything here is built once per (scale, seed, parameters) and never mutated by a model run.
 """

@@ -79,6 +79,9 @@ def test_reference_builds_the_same_world_and_baseline():
     enroll = np.array([sum(sc.enroll for sc in d.schools) for d in ref.districts])
     np.testing.assert_allclose(enroll, w.d_enroll, rtol=1e-12)
     np.testing.assert_array_equal([d.state.index for d in ref.districts], w.d_state)
+    # ... and is the real district of the same NCES id.
+    assert [d.leaid for d in ref.districts] == list(w.districts["leaid"])
+    assert all(d.state.code == w.districts["state"].iloc[d.index] for d in ref.districts)
     for k, v in ref.baseline.items():
         assert fast.baseline[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
 

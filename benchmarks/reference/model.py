@@ -372,6 +372,7 @@ class District(mesa.Agent):
     def __init__(self, model, i, w):
         super().__init__(model)
         self.index = i
+        self.leaid, self.name = str(w.districts["leaid"].iloc[i]), str(w.districts["name"].iloc[i])  # the real district
         self.state: State = None
         self.region = int(w.d_region[i])
         self.enroll = float(w.d_enroll[i])
