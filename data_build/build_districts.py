@@ -17,7 +17,16 @@ repository's scripts/ folder):
     data/processed/edge_data_2018_22.csv  NCES EDGE ACS 2018-22 school-district profiles: share of
                                           children in poverty (pct_poverty)
 
-and equitysim/data/states.csv (USPS codes; the NY state total used for New York City).
+    data/raw/social_capital_atlas_2022/social_capital_high_school.csv
+                                          Opportunity Insights Social Capital Atlas (Chetty et al.
+                                          2022), high schools: NCES school id (its first 7 digits are
+                                          the district's LEA id), county FIPS, students in grades 9-12
+
+plus the Census Bureau's CBSA delineation (county -> metropolitan / micropolitan statistical area)
+in NBER's `cbsa2fipsxw.csv` copy, from the public GitHub repository HimesGroup/BMIN503_Final_Project
+at commit 9fa5c33196fccd5bd9b4135d4aeb535b3bf55393 (a 2015-vintage delineation; titles such as
+"San Francisco-Oakland-Hayward, CA"), and equitysim/data/states.csv (USPS codes; the NY state total
+used for New York City).
 
 Run from the repository root:
 
@@ -39,6 +48,8 @@ import numpy as np
 import pandas as pd
 
 COMMIT = "fe1861976fbe9c598497f1668c829a3ad69a912d"
+CBSA_GIT = "/work/.mirror/HimesGroup+BMIN503_Final_Project/repo"
+CBSA_COMMIT = "9fa5c33196fccd5bd9b4135d4aeb535b3bf55393"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "equitysim/data/districts.parquet"
 
@@ -54,10 +65,39 @@ GROUPS = ("white", "black", "hispanic")
 CRDC_GROUP = {"white": "white", "black": "black", "hispanic": "latinx"}
 
 
-def read(git_dir: str, path: str) -> pd.DataFrame:
-    raw = subprocess.run(["git", "--git-dir", git_dir, "show", f"{COMMIT}:{path}"], check=True,
+def read(git_dir: str, path: str, commit: str = COMMIT, dtype=None) -> pd.DataFrame:
+    raw = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{path}"], check=True,
                          capture_output=True).stdout
-    return pd.read_csv(io.BytesIO(raw), dtype={"district_id": str, "state": str})
+    return pd.read_csv(io.BytesIO(raw), dtype=dtype or {"district_id": str, "state": str})
+
+
+def regions(git_dir: str, leaid: pd.Series, state: pd.Series) -> pd.DataFrame:
+    """Each district's county (the county of most of its grade 9-12 students in the Social Capital
+    Atlas's public high schools) and that county's CBSA; the region key is the CBSA within the
+    state (a metro split by a state line gives one region per state), else the county (counties
+    outside any CBSA), else empty (districts without a high school in the atlas: `region_filled`)."""
+    hs = read(git_dir, "data/raw/social_capital_atlas_2022/social_capital_high_school.csv",
+              dtype={"high_school": str, "county": str, "zip": str})
+    hs = hs[hs.high_school.str.len() == 12].copy()          # public schools: 12-digit NCES ids
+    hs["leaid"] = hs.high_school.str[:7]
+    hs["county"] = hs.county.str.zfill(5)
+    hs["students_9_to_12"] = hs.students_9_to_12.fillna(0)
+    by = hs.groupby(["leaid", "county"]).students_9_to_12.sum().reset_index()
+    by = by.sort_values(["leaid", "students_9_to_12", "county"], ascending=[True, False, True])
+    county = by.drop_duplicates("leaid").set_index("leaid").county
+    cb = read(CBSA_GIT, "cbsa2fipsxw.csv", CBSA_COMMIT, dtype=str).dropna(subset=["fipsstatecode"])
+    cb["county"] = cb.fipsstatecode.str.zfill(2) + cb.fipscountycode.str.zfill(3)
+    cb = cb.drop_duplicates("county").set_index("county")
+    c = leaid.map(county)
+    code = c.map(cb.cbsacode)
+    title = c.map(cb.cbsatitle)
+    kind = c.map(cb.metropolitanmicropolitanstatis)
+    key = np.where(code.notna(), state + ":cbsa:" + code.fillna(""),
+                   np.where(c.notna(), state + ":county:" + c.fillna(""), ""))
+    name = np.where(code.notna(), title.fillna("") + " (" + kind.fillna("").str.replace(" Statistical Area", "")
+                    + ", " + state + " part)", np.where(c.notna(), "county " + c.fillna("") + " (outside any CBSA)", ""))
+    return pd.DataFrame({"county_fips": c.fillna("").to_numpy(), "cbsa": code.fillna("").to_numpy(),
+                         "region_key": key, "region_name": name, "region_filled": c.isna().to_numpy()})
 
 
 def state_rate(df, num, den):
@@ -184,6 +224,8 @@ def main(git_dir: str) -> None:
     out["child_poverty_pct"] = np.where(miss, sp.reindex(x.state).to_numpy(), pov)
     out["child_poverty_filled"] = miss
 
+    out = pd.concat([out.reset_index(drop=True), regions(git_dir, x.district_id.reset_index(drop=True),
+                                                         x.state.reset_index(drop=True))], axis=1)
     out = out[keep].reset_index(drop=True)
     order = pd.Categorical(out.state, categories=list(states.index), ordered=True)
     out = out.assign(_o=order).sort_values(["_o", "leaid"]).drop(columns="_o").reset_index(drop=True)

@@ -132,13 +132,15 @@ def state_baseline(w: World, code: str, top: int = 10) -> dict:
         "ap_rates_2020_21": ap,
         "child_poverty_pct": float(np.dot(e, dist["child_poverty_pct"]) / e.sum()),
         "regions": int((w.r_state == s).sum()),
+        "metro_regions": sorted({str(w.r_name[x]) for x in np.unique(w.d_region[m]) if "Metropolitan" in str(w.r_name[x])}),
         "climate": float(st["climate"]), "favorable": bool(st["favorable"]),
         "litigation_pending": bool(st["litigation_pending"]),
         "governor_party_2025": None if pd.isna(st.get("governor_party_2025")) else str(st.get("governor_party_2025")),
         "filled": {c.removesuffix("_filled"): int(dist[c].sum()) for c in dist if c.endswith("_filled")},
         "largest_districts": [{"leaid": dist["leaid"].iloc[i], "name": dist["name"].iloc[i],
                                "students": int(e[i]), "schools": int(dist["schools"].iloc[i]),
-                               "dissimilarity": float(D[i]), "region": int(w.d_region[idx[i]])} for i in order],
+                               "dissimilarity": float(D[i]), "region": int(w.d_region[idx[i]]),
+                               "region_name": str(w.r_name[w.d_region[idx[i]]])} for i in order],
     }
 
 
@@ -166,6 +168,8 @@ def district_baseline(w: World, key: str | int) -> dict:
         "ap_rates_2020_21": ap,
         "child_poverty_pct": float(r["child_poverty_pct"]),
         "region": int(w.d_region[i]),
+        "region_name": str(w.r_name[w.d_region[i]]),
+        "county_fips": str(r["county_fips"]) or None,
         "region_districts": int((w.d_region == w.d_region[i]).sum()),
         "diverse": bool(w.d_diverse[i]),
         "filled": sorted(c.removesuffix("_filled") for c in w.districts if c.endswith("_filled") and bool(r[c])),

@@ -152,6 +152,7 @@ class World:
     districts: pd.DataFrame = None             # the kept real districts' rows of data/districts.parquet
     d_dissimilarity_target: np.ndarray = None  # published within-district dissimilarity (0 for one school)
     d_dissimilarity_fit: np.ndarray = None     # the synthesised schools' dissimilarity
+    r_name: np.ndarray = None                  # each region's place (CBSA or county) or group
     meta: dict = field(default_factory=dict)
 
     @property
@@ -285,20 +286,38 @@ def _teacher_experience(rng, p, s_share, s_enroll):
     return texp / gap * p["teacher_experience_gap"], low_q, high_q
 
 
-def _regions(rng, p, n_d_s: np.ndarray, d_state: np.ndarray):
-    """Regions: the districts of a state in random groups of about `region_size` (no published
-    district-to-metro relationship file was found; see data/SOURCES.md). Returns (region of each
-    district, regions per state)."""
+def _regions(rng, p, n_d_s: np.ndarray, d_state: np.ndarray, dist: pd.DataFrame, codes):
+    """Regions as real places: the districts of a state in the same CBSA (metropolitan or
+    micropolitan area), or in the same county outside any CBSA, from each district's county
+    (data/districts.parquet `region_key`; sources in data/SOURCES.md). Districts without a known
+    county (no public high school in the Social Capital Atlas; `region_filled`) are grouped at
+    random within their state in groups of about `region_size`. Regions are numbered by state.
+    Returns (region of each district, regions per state, region names)."""
     n_d = d_state.size
-    size = max(1, int(round(p["region_size"])))
-    n_r_s = np.maximum(1, np.round(n_d_s / size)).astype(int)
-    key = rng.permutation(n_d)
-    o = np.lexsort((key, d_state))                 # a random order within each state
-    starts = np.r_[0, np.cumsum(n_d_s)[:-1]]
-    rank = np.empty(n_d, int)
-    rank[o] = np.arange(n_d) - starts[d_state[o]]
-    r_start = np.r_[0, np.cumsum(n_r_s)[:-1]]
-    return r_start[d_state] + rank % n_r_s[d_state], n_r_s
+    key = dist["region_key"].to_numpy(object).copy()
+    name = dist["region_name"].to_numpy(object).copy()
+    miss = key == ""
+    if miss.any():
+        size = max(1, int(round(p["region_size"])))
+        n_m_s = np.bincount(d_state[miss], minlength=len(n_d_s))
+        n_r_s = np.maximum(1, np.round(n_m_s / size)).astype(int)
+        idx = np.flatnonzero(miss)
+        o = np.lexsort((rng.permutation(idx.size), d_state[idx]))   # a random order within each state
+        rank = np.empty(idx.size, int)
+        st_m = d_state[idx]
+        starts = np.r_[0, np.cumsum(n_m_s)[:-1]]
+        rank[o] = np.arange(idx.size) - starts[st_m[o]]
+        grp = rank % n_r_s[st_m]
+        key[idx] = [f"{codes[s]}:group:{g}" for s, g in zip(st_m, grp)]
+        name[idx] = [f"{codes[s]} districts without a known county, group {g + 1}" for s, g in zip(st_m, grp)]
+    # number the regions by state, then key
+    frame = pd.DataFrame({"s": d_state, "k": key})
+    uniq = frame.drop_duplicates().sort_values(["s", "k"]).reset_index(drop=True)
+    lookup = pd.Series(np.arange(len(uniq)), index=pd.MultiIndex.from_frame(uniq))
+    d_region = lookup.reindex(pd.MultiIndex.from_frame(frame)).to_numpy().astype(int)
+    r_name = np.empty(len(uniq), object)
+    r_name[d_region] = name
+    return d_region, np.bincount(uniq["s"].to_numpy(), minlength=len(n_d_s)), r_name
 
 
 @lru_cache(maxsize=8)
@@ -343,7 +362,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
     d_principal = rng.random(n_d) < 0.5
     d_lens = rng.random(n_d) < p["equity_as_lens_share"]
     d_buy_in = rng.beta(4, 4, n_d)
-    d_region, n_r_s = _regions(rng, p, n_d_s, d_state)
+    d_region, n_r_s, r_name = _regions(rng, p, n_d_s, d_state, dist, list(st.index))
     # School suspension noise: lognormal around 1. The districts' published 2020-21 rates are
     # kept in `districts` for reports but not used here: that year many states taught remotely
     # (CA's rates were near 0), so its between-district pattern is not a baseline one.
@@ -358,7 +377,7 @@ def _build_world(scale: float, seed: int, overrides: tuple) -> World:
         s_spend_dev=s_spend_dev, s_texp_dev=s_texp_dev, s_susp_noise=s_susp,
         s_high_minority=high_q, s_low_minority=low_q,
         n_regions=int(n_r_s.sum()), r_state=np.repeat(np.arange(n_st), n_r_s),
-        districts=dist, d_dissimilarity_target=target, d_dissimilarity_fit=d_dis,
+        districts=dist, d_dissimilarity_target=target, d_dissimilarity_fit=d_dis, r_name=r_name,
         meta={"source_year": "2022-23 (CCD enrollment; CRDC 2020-21, F-33 2020-21, SEDA 2021-22)",
               "params": dict(overrides)},
     )

@@ -1,8 +1,8 @@
 """Behaviour pinned: the fingerprint of a few replications on a small world must not move.
 
 The hashes below were computed with `python benchmarks/fingerprint.py --replications 4 --scale
-0.05 --seed 1` on the world of real districts (issue 15: the districts, their schools and the
-subsample of a 0.05 world all changed on purpose). Before that, after the behaviour change of issue 14 ("behaviour, not targets": adoption from
+0.05 --seed 1` on the world of real districts (issue 15: the districts, their schools, their regions
+(CBSAs and counties) and the subsample of a 0.05 world all changed on purpose). Before that, after the behaviour change of issue 14 ("behaviour, not targets": adoption from
 effort, capital and opposition), then again in session 4 for three fixes of it (district effort
 counted once, a hostile repeal and an appropriation cut as independent chances, an enacted policy no
 longer feeding opposition as a campaign) and a backlash event recruiting organised opposition

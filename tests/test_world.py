@@ -122,3 +122,21 @@ def test_network_levels_and_borders():
     assert (w.adjacency == w.adjacency.T).all() and w.adjacency.sum() == 2 * b.number_of_edges()
     p = peers(g, 0)
     assert all(w.d_region[int(x.split(":")[1])] == w.d_region[0] for x in p)
+
+
+def test_regions_are_real_places(full):
+    tab = full.districts
+    known = ~tab.region_filled.to_numpy()
+    assert known.mean() > 0.7 and full.d_enroll[known].sum() > 0.9 * full.d_enroll.sum()
+    # every region lies in one state, and districts of one CBSA within a state share a region
+    assert (full.r_state[full.d_region] == full.d_state).all()
+    keyed = tab[known].assign(region=full.d_region[known])
+    assert (keyed.groupby("region_key").region.nunique() == 1).all()
+    assert (keyed.groupby("region").region_key.nunique() == 1).all()
+    la = full.d_region[(tab.leaid == "0622710").to_numpy()][0]
+    assert full.r_name[la].startswith("Los Angeles-Long Beach-Anaheim, CA")
+    lb = full.d_region[(tab.leaid == "0622500").to_numpy()][0]   # Long Beach Unified: the same metro
+    assert la == lb
+    # New York-Newark-Jersey City is split by the state line
+    ny = set(tab.loc[tab.cbsa == "35620", "state"])
+    assert ny >= {"NY", "NJ"} and len(set(full.d_region[(tab.cbsa == "35620").to_numpy()])) == len(ny)

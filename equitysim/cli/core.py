@@ -224,7 +224,8 @@ def _place(scale, seed, as_json, state, district):
                   f"per-pupil current spending ${out['per_pupil_state']:,.0f} (state mean, 2020-21); districts' 10th-90th "
                   f"percentile ${out['per_pupil_districts_p10_p90'][0]:,.0f}-${out['per_pupil_districts_p10_p90'][1]:,.0f}",
                   f"within-district dissimilarity (enrollment-weighted) {out['dissimilarity_within_weighted']:.3f}; "
-                  f"{out['diverse_districts']:,} districts diverse enough for integration plans; {out['regions']} regions",
+                  f"{out['diverse_districts']:,} districts diverse enough for integration plans; {out['regions']} regions "
+                  f"({len(out['metro_regions'])} metropolitan areas)",
                   f"out-of-school suspension 2020-21 (CRDC): {susp}; Black/White ratio "
                   + ("n/a" if out["suspension_ratio_black_white_2020_21"] is None
                      else f"{out['suspension_ratio_black_white_2020_21']:.2f}"),
@@ -236,7 +237,7 @@ def _place(scale, seed, as_json, state, district):
                   + ", ".join(f"{k} {v}" for k, v in out["filled"].items() if v),
                   "largest districts:"]
         lines += [f"  {d['leaid']} {d['name']}: {d['students']:,} students, {d['schools']} schools, "
-                  f"dissimilarity {d['dissimilarity']:.3f}" for d in out["largest_districts"]]
+                  f"dissimilarity {d['dissimilarity']:.3f}; {d['region_name']}" for d in out["largest_districts"]]
     else:
         lines += [f"{out['name']} ({out['state']}, NCES {out['leaid']}): {out['students']:,} students, "
                   f"{out['schools']} schools",
@@ -248,7 +249,7 @@ def _place(scale, seed, as_json, state, district):
                   f"{100 * out['school_minority_share_range'][0]:.0f}-{100 * out['school_minority_share_range'][1]:.0f}%",
                   f"out-of-school suspension 2020-21 (CRDC, students without disabilities): {susp}",
                   f"AP participation 2020-21 (CRDC): {ap}",
-                  f"children in poverty (ACS 2018-22) {out['child_poverty_pct']:.1f}%; region {out['region']} "
+                  f"children in poverty (ACS 2018-22) {out['child_poverty_pct']:.1f}%; region: {out['region_name']} "
                   f"({out['region_districts']} districts); "
                   + ("eligible for integration plans" if out["diverse"] else "not eligible for integration plans "
                      "(needs two or more schools and 20-80% Black+Hispanic students)"),
