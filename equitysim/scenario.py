@@ -83,7 +83,7 @@ class SequenceEntry(Strict):
                     out.append(c)
                     continue
                 if re.fullmatch(r"[A-Za-z]{2}", c):
-                    raise ValueError(f"a list of two-letter state codes and districts (unknown state: {c})")
+                    raise ValueError(f"a list of two-letter state codes and districts (unknown: {c})")
                 try:
                     out.append(district_leaid(c))
                 except PlaceError as e:

@@ -125,7 +125,7 @@ def test_sequence_where_names_only_districts_runs_in_both_models(tmp_path):
 @pytest.mark.parametrize("where, needle", [
     (["CA", "Nowhere At All Unified"], "no district named 'Nowhere At All Unified'"),
     (["Jefferson County"], "matches 13 districts"),
-    (["QQ"], "unknown state: QQ"),
+    (["QQ"], "unknown: QQ"),
 ])
 def test_sequence_where_bad_district_is_one_line(tmp_path, capsys, where, needle):
     _, f = _spec_with_where(tmp_path, ["CA"])
