@@ -46,12 +46,14 @@ def test_a_setting_changes_only_its_groups_and_costs_what_it_commits():
 
 
 def test_the_search_finds_a_setting_that_meets_a_reachable_target(tmp_path):
-    """The roadmap with its restorative push started a year and a half late misses 200
-    restorative districts by year 2 in most runs; starting it earlier (a lever the search has)
-    meets it. The search must find that, confirmed on fresh runs."""
+    """The roadmap with its restorative push started a year and three quarters late misses 200
+    restorative districts by year 2 in most runs (on the world of real districts, 3 of 24 fresh
+    runs meet it; started a year and a half late, half of them already do, so that case was no
+    longer "not met"); starting it earlier (a lever the search has) meets it. The search must find
+    that, confirmed on fresh runs."""
     spec = _spec()
     late = spec.model_copy(update={"sequence": [
-        e.model_copy(update={"start_year": e.start_year + 1.5, "end_year": None if e.end_year is None else e.end_year + 1.5})
+        e.model_copy(update={"start_year": e.start_year + 1.75, "end_year": None if e.end_year is None else e.end_year + 1.75})
         if e.group == "local_restorative" else e for e in spec.sequence]})
     a = what_it_takes(late, "restorative_200_districts", 0.5, levers=("start",), trials=6, replications=6,
                       confirm_replications=24, seed=3, out=tmp_path)
@@ -59,7 +61,7 @@ def test_the_search_finds_a_setting_that_meets_a_reachable_target(tmp_path):
     assert a.reached and a.p_met >= 0.5 and a.ci_low <= a.p_met <= a.ci_high
     assert any(c.startswith("start local restorative in year") for c in a.changes)
     restorative = [e for e in a.scenario.sequence if e.group == "local_restorative"]
-    assert min(e.start_year for e in restorative) < 1.5
+    assert min(e.start_year for e in restorative) < 1.75
     j = json.loads((tmp_path / "restorative_200_districts.json").read_text())
     assert {"indicator", "probability", "reached", "p_met", "ci_low", "ci_high", "changes", "cost_musd_per_year",
             "scenario_file"} <= set(j)
