@@ -231,6 +231,8 @@ def _slider_right(page, row, presses: int):
 
 
 def test_strategist_page_compose_run_save_reproduce(browser, app_server, tmp_path):
+    from playwright.sync_api import expect
+
     url, log = app_server
     # Tall enough to show the answer below the timeline in the screenshot.
     page = browser.new_page(viewport={"width": 1500, "height": 2800}, accept_downloads=True)
@@ -262,7 +264,9 @@ def test_strategist_page_compose_run_save_reproduce(browser, app_server, tmp_pat
     _fill(page, ".end-year", "4")
     page.locator(".plan-error").wait_for(state="detached")
     bar = page.locator(".bar-state_funding_bills .bar")
-    assert (bar.get_attribute("data-start"), bar.get_attribute("data-end")) == ("1", "4")
+    # the timeline redraws after the edit: wait for it (fails on timeout if the edit is lost)
+    expect(bar).to_have_attribute("data-start", "1")
+    expect(bar).to_have_attribute("data-end", "4")
     intensity = page.locator(".strategist-editor .equitysim-slider", has_text="Intensity")
     _slider_right(page, intensity, 10)
     page.wait_for_function("() => document.querySelector('.strategist-editor').innerText.includes('Intensity x1.50')")
