@@ -13,7 +13,10 @@ model does with what happened.
   (switching diffusion off slows adoption, a deeper recession cuts more programs, broader
   coalitions meet less backlash, ...), checked on paired runs with common random numbers.
 
-`report()` runs both and `markdown()` renders docs/validation.md (`scripts/validation.py`).
+* **The world against published figures**: the full world of real districts (issue 15), its
+  national figures and calibration checks beside the published ones (`world_tables`).
+
+`report()` runs all three and `markdown()` renders docs/validation.md (`scripts/validation.py`).
 """
 
 from __future__ import annotations
@@ -299,13 +302,26 @@ def face_validity_table(replications: int = 8, seed: int = 7, scale: float = 0.1
 
 
 # ---------------------------------------------------------------------- the report
+def world_tables(world_seed: int = 2027) -> dict:
+    """The full world of real districts (scale 1) against the published figures: the national
+    figures (baseline.national_figures), the synthesised schools against each district's published
+    dissimilarity (baseline.dissimilarity_fit) and every calibration check (baseline.calibration)."""
+    from .baseline import calibration, dissimilarity_fit, national_figures
+    from .world import build_world
+
+    w = build_world(1.0, world_seed)
+    return {"world_seed": world_seed, "national": national_figures(w), "dissimilarity_fit": dissimilarity_fit(w),
+            "calibration": calibration(1.0, world_seed)}
+
+
 def report(replications: int = 20, seed: int = 1, scale: float = 0.2, fv_replications: int = 12,
-           fv_scale: float = 0.1, jobs: int = 1) -> dict:
+           fv_scale: float = 0.1, jobs: int = 1, world_seed: int = 2027) -> dict:
     return {
         "settings": {"replications": replications, "seed": seed, "scale": scale,
                      "fv_replications": fv_replications, "fv_scale": fv_scale},
         "history": history_table(replications, seed, scale, jobs),
         "face_validity": face_validity_table(fv_replications, seed, fv_scale, jobs),
+        "world": world_tables(world_seed),
     }
 
 
@@ -375,7 +391,42 @@ def markdown(rep: dict) -> str:
         lines += ["Notes on what the checks show:", ""]
         lines += [f"- **{e.id}**: {e.note}" for e in notes]
         lines.append("")
+    if "world" in rep:
+        lines += _world_markdown(rep["world"])
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """A Markdown table cell: a '|' inside the text would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def _world_markdown(wt: dict) -> list[str]:
+    nat, fit, cal = wt["national"], wt["dissimilarity_fit"], wt["calibration"]
+    lines = ["## 3. The world of real districts against published figures", "",
+             f"The baseline world at full size (scale 1, world seed {wt['world_seed']}): the 13,054 real NCES "
+             "districts of data/districts.parquet (data_build/build_districts.py), their schools synthesised to "
+             "each district's published figures. The same figures are printed by `equitysim world` and checked by "
+             "tests/test_calibration.py; sources in data/SOURCES.md and data/national_benchmarks.csv.", "",
+             "### National figures", "",
+             "| figure | published | tolerance | world | within | basis |", "|---|---|---|---|---|---|"]
+    for r in nat.itertuples():
+        lines.append(f"| {_cell(r.figure)} | {_fmt(r.published)} | {_fmt(r.low)} to {_fmt(r.high)} | {_fmt(r.world)} | "
+                     f"{'yes' if r.ok else '**no**'} | {_cell(r.basis)} |")
+    lines += ["", f"{int(nat.ok.sum())} of {len(nat)} national figures within their tolerance.", "",
+              "### Within-district dissimilarity of the synthesised schools", "",
+              f"Over the {fit['districts']:,} districts with two or more schools and a published (not filled) "
+              "White vs Black+Hispanic dissimilarity (SEDA 2021-22), |synthesised - published|: median "
+              f"{fit['median_abs_error']:.2g}, mean {fit['mean_abs_error']:.2g}, 90th percentile "
+              f"{fit['p90_abs_error']:.2g}, 99th percentile {fit['p99_abs_error']:.2g}, largest "
+              f"{fit['max_abs_error']:.3g}; {fit['share_within_0_01']:.2%} of them within 0.01.", "",
+              "### Calibration checks", "",
+              "| check | target | band | world | within | basis |", "|---|---|---|---|---|---|"]
+    for r in cal.itertuples():
+        lines.append(f"| {_cell(r.check)} | {_fmt(r.target)} | {_fmt(r.low)} to {_fmt(r.high)} | {_fmt(r.model)} | "
+                     f"{'yes' if r.ok else '**no**'} | {_cell(r.basis)} |")
+    lines += ["", f"{int(cal.ok.sum())} of {len(cal)} calibration checks within their band.", ""]
+    return lines
 
 
 def write(path: str | Path, **kw) -> dict:
