@@ -11,8 +11,10 @@ spending ratio), is its own baseline ratio divided by the actual-to-required rat
 
 where the group is the state's highest-need fifth of students (the SFID Q5 ratio a5) or the rest
 (a_rest = (A - A5/5) / (R - R5/5), the statewide figures without the fifth in Q5). SFID ranks
-districts by child poverty; the synthetic world ranks them by Black and Hispanic share, its
-closest field (assumption until the real-district world's poverty rates are used). Hawaii (one
+districts by child poverty, and so does the world of real districts (issue 15: each district's
+ACS child-poverty rate, data/districts.parquet `child_poverty_pct`; districts missing from the ACS
+file carry their state's enrollment-weighted mean, flagged `child_poverty_filled`), ties broken by Black and
+Hispanic share; a world without the field ranks by that share alone. Hawaii (one
 district) and Vermont (excluded by SFID for 2017-2021) have no SFID figures: there the fallback
 is the old rule, `adequacy_level` x the state's mean.
 
@@ -49,10 +51,14 @@ def sfid_ratios() -> pd.DataFrame:
 
 
 def highest_need_fifth(world: World) -> np.ndarray:
-    """(n_d,) bool: districts in their state's highest-need fifth of students (ranked by Black and
-    Hispanic share; a district is in it if the students ranked above its middle are under a fifth)."""
-    need = world.d_share[:, BLACK] + world.d_share[:, HISPANIC]
-    order = np.lexsort((-need, world.d_state))
+    """(n_d,) bool: districts in their state's highest-need fifth of students (ranked by child
+    poverty, then Black and Hispanic share; a district is in it if the students ranked above its
+    middle are under a fifth)."""
+    minority = world.d_share[:, BLACK] + world.d_share[:, HISPANIC]
+    cols = world.districts.columns if world.districts is not None else ()
+    poverty = (world.districts["child_poverty_pct"].to_numpy(float) if "child_poverty_pct" in cols
+               else np.zeros(world.n_districts))
+    order = np.lexsort((-minority, -poverty, world.d_state))
     st, e = world.d_state[order], world.d_enroll[order]
     cum = np.cumsum(e)
     first = np.r_[0, np.flatnonzero(np.diff(st)) + 1]
