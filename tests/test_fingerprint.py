@@ -2,7 +2,9 @@
 
 The hashes below were computed with `python benchmarks/fingerprint.py --replications 4 --scale
 0.05 --seed 1` on the world of real districts (issue 15: the districts, their schools, their regions
-(CBSAs and counties) and the subsample of a 0.05 world all changed on purpose). Before that, after the behaviour change of issue 14 ("behaviour, not targets": adoption from
+(CBSAs and counties) and the subsample of a 0.05 world all changed on purpose; rebased on the
+enrollment response and costed-out adequacy of issue 18, whose highest-need fifth is now ranked
+by the real districts' child poverty). Before that, after the behaviour change of issue 14 ("behaviour, not targets": adoption from
 effort, capital and opposition), then again in session 4 for three fixes of it (district effort
 counted once, a hostile repeal and an appropriation cut as independent chances, an enacted policy no
 longer feeding opposition as a campaign) and a backlash event recruiting organised opposition
@@ -22,10 +24,10 @@ from equitysim import load_scenario
 from .conftest import SCENARIOS
 
 PINNED = {
-    "roadmap": "59f836ce0c956379791c59cede7ec8bd5b1da801aa0c496f15501acf7864270e",
-    "all_at_once": "7dbe27509d15da02d0ceec11a362db4f8834d34a49e951837fe433ccc10a430b",
-    "low_budget": "e7c44ef010891ad1977dff9daec91511cfb5c60659f4cf21653064355f59f8a7",
-    "no_action": "764b1bb4f7a02af1eaf9518814edba059ff1cead7bc11fe6a35f4055344f0f5d",
+    "roadmap": "1ada9ec4e2416417a0424ac62647027e5a011474ed5264234775649c4a390628",
+    "all_at_once": "39080c9a28d04c2780305baa98f3f901b4324acdf480f19db1871d8395015b16",
+    "low_budget": "7cf60eaaaa3c993425f2cc63af0e389a909dcbc8f8192147b181f6b31333c3d0",
+    "no_action": "797afa6f5972fc668e61e9fe2cc8e8586d913ce35f106e1704bde8df097c9ab8",
 }
 
 
