@@ -13,6 +13,11 @@ from equitysim import validation as V
 from .conftest import ROOT
 
 SCALE, REPS = 0.05, 6
+# Face-validity pairs, as many as docs/validation.md uses: on the world of real districts the
+# no-diffusion effect at 10 pairs (seed 7) came out -0.42% (5 of 10 pairs in direction) against
+# -1.4% at 30 pairs, -3.7% and -4.3% at 10 pairs of seeds 8 and 9, -2.9% at 30 pairs on a 0.1
+# world: the effect is real, 10 pairs too few to show it reliably.
+FV_REPS = 30
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,7 @@ def test_yearly_count_of_reforms_matches_history(traces):
 
 @pytest.mark.parametrize("expectation", V.EXPECTATIONS, ids=[e.id for e in V.EXPECTATIONS])
 def test_face_validity(expectation):
-    r = V.check_expectation(expectation, replications=10, seed=7, scale=SCALE)
+    r = V.check_expectation(expectation, replications=FV_REPS, seed=7, scale=SCALE)
     assert r["holds"], (f"{expectation.statement} base {r['base']:.4g}, variant {r['variant']:.4g}, "
                         f"relative {r['relative']:+.2%} (needed {expectation.min_effect:.1%} {expectation.direction})")
 
