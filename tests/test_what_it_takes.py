@@ -47,10 +47,10 @@ def test_a_setting_changes_only_its_groups_and_costs_what_it_commits():
 
 def test_the_search_finds_a_setting_that_meets_a_reachable_target(tmp_path):
     """The roadmap with its restorative push started a year and three quarters late misses 200
-    restorative districts by year 2 in most runs (on the world of real districts, 3 of 24 fresh
-    runs meet it; started a year and a half late, half of them already do, so that case was no
-    longer "not met"); starting it earlier (a lever the search has) meets it. The search must find
-    that, confirmed on fresh runs."""
+    restorative districts by year 2 in most runs (on the world of real districts 2 of 24 fresh
+    runs meet it; started a year and a half late, 10 to 12 of 24 already do, too close to the
+    target for a search on 6 runs a setting to tell apart); starting it earlier (a lever the search
+    has) meets it (19 of 24). The search must find that, confirmed on fresh runs."""
     spec = _spec()
     late = spec.model_copy(update={"sequence": [
         e.model_copy(update={"start_year": e.start_year + 1.75, "end_year": None if e.end_year is None else e.end_year + 1.75})
