@@ -9,7 +9,7 @@ costs in time and memory.
 
 JSON keys (with `--against CHECKOUT` also `against`: the other checkout's and this one's medians
 side by side, their ratio and the commit): replication_median_s, replication_p90_s (one full-scale roadmap replication, 40
-quarters, all 99,000 schools, one core, after warm-up), reference_ratio (reference time / fast
+quarters, all 84,681 schools, one core, after warm-up), reference_ratio (reference time / fast
 time, side by side at reference_scale), reference_scale, speedup_2_workers (a 200-replication
 full-scale ensemble on 1 vs 2 workers, medians of interleaved rounds with the workers running; the
 first ensemble of a session, which starts them, is printed and documented too), scaling (median seconds at scales 0.1, 1, 3 and 10), peak_rss_mb
@@ -237,7 +237,7 @@ def chart(scaling: list[dict], path: str) -> None:
     ax.loglog(x, [y[i1] * s / x[i1] for s in x], "--", color="grey", label="proportional to scale (from scale 1)")
     for s, t in zip(x, y):
         ax.annotate(f"{t:.3g} s", (s, t), textcoords="offset points", xytext=(6, -12), fontsize=8)
-    ax.set_xlabel("world scale (1 = the US: 13,400 districts, 99,000 schools)")
+    ax.set_xlabel("world scale (1 = the US: 13,054 districts, 84,681 schools)")
     ax.set_ylabel("seconds per 10-year replication")
     ax.set_title("One replication of the roadmap: time vs world size")
     ax.legend(fontsize=8)
@@ -315,7 +315,7 @@ def write_doc(path: Path, res: dict, profile: list[dict], extra: dict, command: 
     lines += [
         "",
         "One replication is the roadmap scenario, 40 quarters, every district and school of the",
-        "world (scale 1: 13,400 districts, 99,000 schools), timed on one core after a warm-up run,",
+        "world (scale 1: 13,054 districts, 84,681 schools), timed on one core after a warm-up run,",
         "with the world already built (it is built once per process and cached). The reference is",
         "the same rules written the plain Mesa way, one Python object per district and school",
         "(`benchmarks/reference/`), run on the same world and seeds, alternating with the fast model.",
@@ -355,7 +355,7 @@ def write_doc(path: Path, res: dict, profile: list[dict], extra: dict, command: 
         "rest grows with the world: adoption (drawing candidate districts by thinning, evaluating their",
         "hazards, funding them in random order), the implementation timeline and risks of the active",
         "programs, and at each year end the per-district group sums of the integration modifiers and",
-        "the metrics over 99,000 schools. Earlier rounds removed the per-district loops, kept programs",
+        "the metrics over 84,681 schools. Earlier rounds removed the per-district loops, kept programs",
         "as a list of active (district, program) cells, drew adoption candidates by thinning instead",
         "of one uniform per district and program, and replaced per-school year-end sums by world-fixed",
         "per-district sums; what is left is spread over many small operations, none above a few percent.",
