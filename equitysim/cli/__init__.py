@@ -1,6 +1,6 @@
 """The `equitysim` command line: one group, `app`, and the commands of each layer, one module
 each (`core`: run, validate, params, world; `cost`; `experiments`: sweep, summarize, compare; `sequencing`:
-sequence; `what_it_takes`: what-it-takes; `sensitivity`: sensitivity, discover; `validation`; `present`: report, plot, app).
+sequence; `what_it_takes`: what-it-takes; `sensitivity`: sensitivity, discover; `validation`; `calibration`: calibrate; `present`: report, plot, app).
 
 Every bad input (a scenario file, a flag) ends with one line on stderr naming the file or flag,
 the field and what was expected, and exit code 2; never a traceback.
@@ -12,6 +12,7 @@ import click
 
 from ..scenario import ScenarioError
 from . import experiments as _experiments  # sweep, summarize, compare
+from .calibration import calibrate
 from . import sensitivity as _sensitivity  # sensitivity, discover
 from . import validation as _validation  # validation
 from .core import params, run, validate, world
@@ -30,7 +31,7 @@ def app():
 
 for _cmd in (run, validate, params, world, cost, _experiments.sweep, _experiments.summarize, _experiments.compare,
              sequence, _sensitivity.sensitivity, _sensitivity.discover, _validation.validation,
-             report_command, plot_command, app_command, what_it_takes_command):
+             report_command, plot_command, app_command, what_it_takes_command, calibrate):
     app.add_command(_cmd)
 
 

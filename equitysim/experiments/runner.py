@@ -42,9 +42,14 @@ def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.Data
         if values:
             spec = spec.with_parameters(**values)
         first = {"scenario": si, "replication": 0}.get(task["key_by"], p)  # else "point"
-        rec = run_replication(spec, task["seed"], (first, r), trajectories=out.trajectories)
         row = {"scenario": spec.name, "point": p, "replication": r}
         row.update({f"param.{k}": v for k, v in values.items()})
+        if out.history:   # the calibration's statistics (a traced run, not an indicator run)
+            from ..validation import trace
+            row.update({f"hist.{k}": float(v) for k, v in trace(spec, task["seed"], (first, r)).items()})
+            rows.append(row)
+            continue
+        rec = run_replication(spec, task["seed"], (first, r), trajectories=out.trajectories)
         for k, v in rec.items():
             kind = k.split(".", 1)[0]
             if kind in ("met", "adapt", "adapt_fires") or (kind == "value" and out.values) or (

@@ -104,6 +104,10 @@ class Outputs(Strict):
     risks: bool = True
     metrics: bool = True
     trajectories: bool = False
+    # The statistics the calibration compares with history (validation.trace: reforms, plans,
+    # laws, turnover, elections, recessions, indices), as `hist.<statistic>` columns; a run then
+    # traces the model instead of running it for its indicators (no met/value/risk columns).
+    history: bool = False
 
 
 class ExperimentSpec(Strict):
@@ -214,6 +218,8 @@ class Experiment:
         # left out at its default, so that directories made before the option existed still resume
         if exp["key_by"] == "point":
             exp.pop("key_by")
+        if not exp["outputs"]["history"]:
+            exp["outputs"].pop("history")
         return {"experiment": exp,
                 "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
                 "design": _design_hash(self.design)}
