@@ -96,8 +96,10 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
     return rec
 
 
-def _run_chunk(spec, seed, keys, trajectories, states=False):
-    return [run_replication(spec, seed, k, trajectories, states) for k in keys]
+def _run_chunk(spec, seed, keys, trajectories, states=False, parameters=None):
+    if parameters is None or parameters.table is None:
+        return [run_replication(spec, seed, k, trajectories, states) for k in keys]
+    return [run_replication(parameters.apply(spec, seed, k), seed, k, trajectories, states) for k in keys]
 
 
 def _states_frame(records: list[dict], codes: list[str]) -> pd.DataFrame:
@@ -217,6 +219,7 @@ class EnsembleResult:
         s = self.summary()
         return {
             "scenario": self.spec.name,
+            **({"parameters": self.meta["parameters"]} if "parameters" in self.meta else {}),
             "replications": self.replications,
             "seed": self.seed,
             "indicators": [
@@ -238,12 +241,16 @@ class EnsembleResult:
 
 def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 1,
         trajectories: bool = False, progress: Callable[[int], None] | None = None,
-        chunk_size: int | None = None, states: bool | Sequence[str] = False) -> EnsembleResult:
+        chunk_size: int | None = None, states: bool | Sequence[str] = False,
+        parameters=None) -> EnsembleResult:
     """Run `replications` of `spec` on `jobs` worker processes (joblib/loky).
 
     `progress(n)` is called with the number of replications finished in each chunk.
     `states=True` (or a list of state policies) also records each state's policy status at
     each year end in `EnsembleResult.states` (for the state map and the diffusion network).
+    `parameters` (a `posterior.ParameterSource`): replication r runs with the parameter set it
+    draws from it (the same draw in every scenario; `posterior.py`); None runs every replication
+    at the scenario's parameters and leaves the JSON without a "parameters" key.
     """
     if replications < 1:
         raise ValueError("replications must be at least 1")
@@ -254,18 +261,22 @@ def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 
     if jobs == 1:
         results = []
         for c in chunks:
-            results.append(_run_chunk(spec, seed, c, trajectories, states))
+            results.append(_run_chunk(spec, seed, c, trajectories, states, parameters))
             if progress:
                 progress(len(c))
     else:
         par = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
         results = []
-        for c, res in zip(chunks, par(delayed(_run_chunk)(spec, seed, c, trajectories, states) for c in chunks)):
+        for c, res in zip(chunks, par(delayed(_run_chunk)(spec, seed, c, trajectories, states, parameters) for c in chunks)):
             results.append(res)
             if progress:
                 progress(len(c))
     records = sorted((r for chunk in results for r in chunk), key=lambda r: r["key"])
     meta = {"milestones": records[0][MILESTONES]}
+    if parameters is not None:
+        meta["parameters"] = parameters.label
+        if parameters.table is not None:   # which posterior row each replication drew
+            meta["parameter_rows"] = [parameters.index(seed, r["key"]) for r in records]
     for r in records:
         del r[MILESTONES]
     traj = None

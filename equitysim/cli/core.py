@@ -29,8 +29,15 @@ SCENARIO = click.Path(path_type=Path)
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False), default=None,
               callback=output_file,
               help="Also write a self-contained HTML report (charts, sentences, state map) to this file")
-def run(scenario, replications, seed, jobs, scale, as_json, out, report):
+@click.option("--parameters", "parameters", default="posterior", show_default=True, metavar="posterior|defaults|DIR",
+              help="Where each replication's parameters come from: the shipped posterior of the calibration to "
+                   "history (one draw per replication, the same in every scenario), the registry defaults, or a "
+                   "calibration directory (equitysim calibrate --out DIR)")
+def run(scenario, replications, seed, jobs, scale, as_json, out, report, parameters):
     """Run a scenario and print P(indicator met) with 95% Wilson intervals."""
+    from ..posterior import load as load_parameters
+
+    source = load_parameters(parameters)
     spec = load_scenario(scenario)
     if scale is not None:
         spec = spec.model_copy(update={"scale": scale})
@@ -38,7 +45,7 @@ def run(scenario, replications, seed, jobs, scale, as_json, out, report):
 
     with progress_bar(replications, spec.name) as advance:
         result = run_ensemble(spec, replications, seed=seed, jobs=jobs, progress=advance,
-                              trajectories=report is not None, states=report is not None)
+                              trajectories=report is not None, states=report is not None, parameters=source)
     if out is not None:
         result.runs.to_parquet(out)
     if report is not None:
@@ -56,7 +63,7 @@ def _print_table(result):
 
     s = result.summary()
     t = Table(title=f"{result.spec.name}: {result.replications} replications, seed {result.seed}, "
-                    f"scale {result.spec.scale:g}")
+                    f"scale {result.spec.scale:g}, parameters {result.meta.get('parameters', 'scenario')}")
     t.add_column("indicator", no_wrap=True)
     t.add_column("target", no_wrap=True)
     for col in ("year", "P(met)", "95% CI"):
