@@ -280,6 +280,19 @@ def _systematic_resample(weights: np.ndarray, n: int, rng: np.random.Generator) 
     return np.minimum(idx, len(w) - 1)
 
 
+def _sweep(exp: Experiment, out: Path, jobs: int, backend: str, progress):
+    """One wave (or the check) through the experiments runner, resuming what is on disk; a
+    directory made by another calibration is refused in one line (nothing is overwritten)."""
+    try:
+        return sweep(exp, out, jobs=jobs, backend=backend, resume=True, progress=progress)
+    except CalibrationError:
+        raise
+    except ExperimentError as e:
+        msg = str(e).replace(": --resume: expected the experiment that made this directory",
+                             ": --out: expected the calibration that made this directory")
+        raise CalibrationError(msg + ("; choose another --out" if "--out" in msg else "")) from None
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -323,7 +336,7 @@ def calibrate_spec(spec: CalibrationSpec, base: Path, out: str | Path, *, jobs: 
             order = cand.index[keep.to_numpy()] if keep.sum() >= wave.points else imp.sort_values(kind="stable").index
             design = cand.loc[order[:wave.points]]
         exp = _experiment(spec, scenario, design, f"wave-{k + 1}", spec.replications)
-        rep = sweep(exp, out / f"wave-{k + 1}", jobs=jobs, backend=backend, resume=True, progress=progress)
+        rep = _sweep(exp, out / f"wave-{k + 1}", jobs, backend, progress)
         runs_total += exp.n_runs
         runs_now += rep.runs_done
         runs = read_runs(out / f"wave-{k + 1}")
@@ -356,7 +369,7 @@ def calibrate_spec(spec: CalibrationSpec, base: Path, out: str | Path, *, jobs: 
     # posterior-predictive check: one run per draw, evenly spaced through the resampled sample
     take = np.linspace(0, len(post) - 1, min(spec.posterior.check_runs, len(post))).round().astype(int)
     check_exp = _experiment(spec, scenario, post.loc[take, names], "check", 1)
-    rep = sweep(check_exp, out / "check", jobs=jobs, backend=backend, resume=True, progress=progress)
+    rep = _sweep(check_exp, out / "check", jobs, backend, progress)
     runs_total += check_exp.n_runs
     runs_now += rep.runs_done
     check = read_runs(out / "check")

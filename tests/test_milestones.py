@@ -45,7 +45,8 @@ def test_milestones_reach_run_json_and_leave_the_indicators_alone(capsys):
     assert len(ms) and ms["p_met"].between(0, 1).all() and (ms["ci_low"] <= ms["p_met"]).all()
     for r in ms.itertuples():
         assert r.p_met == res.runs[f"milestone.{r.id}"].mean()
-    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "4", "--seed", "1", "--scale", str(SCALE), "--json"]) == 0
+    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "4", "--seed", "1", "--scale", str(SCALE), "--json",
+                 "--parameters", "defaults"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [m["id"] for m in out["milestones"]] == list(ms["id"])
     assert {"id", "target", "year", "p_met", "ci_low", "ci_high"} == set(out["milestones"][0])

@@ -1,0 +1,201 @@
+"""Calibration to history (issue 16): history matching recovers a known truth, resumes, gives the
+same posterior on 1 and 2 workers, rejects bad files in one line; the shipped posterior changes
+`run` and is drawn the same way in every scenario."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from equitysim import params as P
+from equitysim.calibration import CalibrationError, CalibrationSpec, calibrate_spec, history_dir, load_calibration
+from equitysim.cli import main
+from equitysim.ensemble import run
+from equitysim.posterior import load as load_parameters, shipped, shipped_path
+from equitysim.validation import trace
+
+from .conftest import SCENARIOS
+
+ROOT = SCENARIOS.parent
+TRUTH = {"superintendent_turnover": 0.17, "governor_flip_prob": 0.28}
+SCALE = 0.02
+
+
+def _synthetic(seed=5, waves=2, points=30, reps=2, check=40, size=200):
+    """A calibration whose targets the model itself made at TRUTH (20 no-action runs)."""
+    spec = load_calibration(ROOT / "experiments" / "calibration.toml")[0]
+    truth_spec = _no_action().with_parameters(**TRUTH)
+    runs = pd.DataFrame([trace(truth_spec, 99, (0, k)) for k in range(20)])
+    targets = {
+        "exits": {"statistic": "superintendent_exit_3yr", "value": float(runs.superintendent_exit_3yr.mean()),
+                  "sd": 0.005, "series": "superintendent_turnover.csv"},
+        "flips": {"statistic": "governor_changes_per_election", "value": float(runs.governor_changes_per_election.mean()),
+                  "sd": 0.02, "series": "governor_party_changes.csv"},
+    }
+    data = {"name": "synthetic", "seed": seed, "scale": SCALE, "years": 10, "replications": reps, "chunk_size": 5,
+            "parameters": list(TRUTH), "targets": targets,
+            "waves": [{"points": points, "cutoff": 3.0}] * waves,
+            "emulator": {"restarts": 1, "candidates": 3000}, "posterior": {"size": size, "check_runs": check}}
+    return CalibrationSpec.model_validate(data), spec
+
+
+def _no_action():
+    from equitysim.validation import no_action_spec
+    return no_action_spec(SCALE)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    cal, _ = _synthetic()
+    out = tmp_path_factory.mktemp("synthetic")
+    return calibrate_spec(cal, ROOT / "experiments", out), out
+
+
+def test_synthetic_truth_is_recovered(synthetic):
+    summary, out = synthetic
+    post = pd.read_csv(out / "posterior.csv", comment="#")
+    reg = P.registry()
+    # within tolerance of the truth, and clearly narrower than the prior
+    assert abs(post.superintendent_turnover.mean() - TRUTH["superintendent_turnover"]) < 0.01
+    assert abs(post.governor_flip_prob.mean() - TRUTH["governor_flip_prob"]) < 0.05
+    for n in TRUTH:
+        assert summary["parameters"][n]["width_ratio"] < 0.6, n
+    # the prior mean is far from the truth: a calibration that returned the prior would fail above
+    assert abs(summary["parameters"]["superintendent_turnover"]["prior"]["mean"] - 0.17) > 0.02
+    assert reg["superintendent_turnover"].low <= post.superintendent_turnover.min()
+    assert summary["simulations"] == 2 * 30 * 2 + 40
+    assert all(t["mean_in_band"] for t in summary["targets"].values())
+
+
+def _tiny(seed=3):
+    cal, _ = _synthetic(seed=seed, waves=2, points=8, reps=1, check=10, size=20)
+    return cal
+
+
+def test_resume_reruns_only_what_is_missing_and_gives_the_same_posterior(tmp_path):
+    cal = _tiny()
+    base = ROOT / "experiments"
+    first = calibrate_spec(cal, base, tmp_path / "a")
+    posterior = (tmp_path / "a" / "posterior.csv").read_text()
+    assert first["simulations_run_now"] == first["simulations"] == 8 + 8 + 10
+    # an interruption: a chunk of wave 2 and one of the check lost
+    (tmp_path / "a" / "wave-2" / "runs" / "chunk-000001.parquet").unlink()
+    (tmp_path / "a" / "check" / "runs" / "chunk-000000.parquet").unlink()
+    again = calibrate_spec(cal, base, tmp_path / "a")
+    assert again["simulations_run_now"] == 3 + 5   # chunks of 5 runs: wave 2 has 5 + 3, the check 5 + 5
+    assert (tmp_path / "a" / "posterior.csv").read_text() == posterior
+    assert calibrate_spec(cal, base, tmp_path / "a")["simulations_run_now"] == 0
+    # a different calibration into the same directory is refused, nothing overwritten
+    other = cal.model_copy(update={"seed": 4})
+    with pytest.raises(CalibrationError, match="--out: expected the calibration that made this directory"):
+        calibrate_spec(other, base, tmp_path / "a")
+    assert (tmp_path / "a" / "posterior.csv").read_text() == posterior
+
+
+def test_same_posterior_on_one_and_two_workers(tmp_path):
+    cal = _tiny(seed=8)
+    base = ROOT / "experiments"
+    calibrate_spec(cal, base, tmp_path / "one", jobs=1)
+    calibrate_spec(cal, base, tmp_path / "two", jobs=2)
+    a = pd.read_csv(tmp_path / "one" / "posterior.csv", comment="#")
+    b = pd.read_csv(tmp_path / "two" / "posterior.csv", comment="#")
+    pd.testing.assert_frame_equal(a, b)
+
+
+BAD = [
+    ({"parameters": ["no_such_parameter"]}, "parameters"),
+    ({"parameters": ["district_size_sigma"]}, "parameters"),
+    ({"targets": {"x": {"statistic": "nope", "value": 1, "sd": 1, "series": "nber_recessions.csv"}}}, "targets.x.statistic"),
+    ({"targets": {"x": {"statistic": "recessions_per_year", "value": 1, "sd": 1, "series": "none.csv"}}}, "targets.x.series"),
+    ({"targets": {"x": {"statistic": "recessions_per_year", "value": 1, "sd": 0, "series": "nber_recessions.csv"}}}, "targets.x.sd"),
+    ({"targets": {"x": {"statistic": "recessions_per_year", "value": 1, "sd": 1, "held_out": True,
+                        "series": "nber_recessions.csv"}}}, "targets"),
+    ({"waves": []}, "waves"),
+    ({"waves": [{"points": 1, "cutoff": 3}]}, "waves.0.points"),
+    ({"method": "abc"}, "method"),
+    ({"replications": 0}, "replications"),
+]
+
+
+@pytest.mark.parametrize("change, field", BAD, ids=[b[1] + str(i) for i, b in enumerate(BAD)])
+def test_bad_calibration_file_is_one_line(tmp_path, capsys, change, field):
+    import tomli_w
+    import tomllib
+
+    data = tomllib.loads((ROOT / "experiments" / "calibration.toml").read_text())
+    data.update(change)
+    data["scenarios_dir"] = str(SCENARIOS)
+    f = tmp_path / "bad.toml"
+    f.write_text(tomli_w.dumps(data))
+    assert main(["calibrate", str(f), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert str(f) in err and f": {field}: expected" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_history_values_follow_from_the_history_files():
+    spec, _ = load_calibration(ROOT / "experiments" / "calibration.toml")
+    t = spec.targets
+    rec = pd.read_csv(history_dir() / "nber_recessions.csv")
+    assert t["recessions"].value == pytest.approx(((rec.onset_year >= 1945) & (rec.onset_year <= 2020)).sum() / 75, abs=1e-3)
+    gov = pd.read_csv(history_dir() / "governor_party_changes.csv")
+    fit, held = gov[~gov.held_out.map({"yes": True, "no": False}).astype(bool)], gov[gov.held_out == "yes"]
+    assert t["governor_changes"].value == pytest.approx(fit.changed_party.sum() / fit.elections.sum(), abs=1e-3)
+    assert t["governor_changes_later"].value == pytest.approx(held.changed_party.sum() / held.elections.sum(), abs=1e-3)
+    ses = pd.read_csv(history_dir() / "ses_integration_counts.csv").set_index("year").districts
+    assert t["integration_plans"].value == pytest.approx((ses[2007] - ses[1996]) / 11, abs=0.01)
+    assert t["integration_plans_later"].value == pytest.approx((ses[2016] - ses[2007]) / 9, abs=0.01)
+    assert t["integration_plans_later"].held_out and t["governor_changes_later"].held_out
+    # every history file is described in SOURCES.md
+    sources = (history_dir().parent / "SOURCES.md").read_text()
+    for f in history_dir().glob("*.csv"):
+        assert f"`{f.name}`" in sources, f.name
+
+
+def test_shipped_posterior_is_the_calibration_files_parameters():
+    spec, _ = load_calibration(ROOT / "experiments" / "calibration.toml")
+    src = shipped()
+    assert src.names == list(spec.parameters)
+    assert 100 <= len(src.table) <= 5000 and src.weights.sum() == pytest.approx(1.0)
+    head = shipped_path().read_text().splitlines()[0]
+    assert head.startswith("#") and "equitysim calibrate experiments/calibration.toml" in head and "commit" in head
+
+
+def _roadmap(name="roadmap", scale=0.05):
+    from equitysim import load_scenario
+    return load_scenario(SCENARIOS / f"{name}.toml").model_copy(update={"scale": scale})
+
+
+def test_posterior_default_changes_run_and_draws_are_paired(capsys):
+    args = ["run", str(SCENARIOS / "roadmap.toml"), "-n", "12", "--seed", "3", "--scale", "0.05", "--json"]
+    assert main(args) == 0
+    post = json.loads(capsys.readouterr().out)
+    assert main(args + ["--parameters", "defaults"]) == 0
+    dflt = json.loads(capsys.readouterr().out)
+    assert post["parameters"] == "posterior" and dflt["parameters"] == "defaults"
+    assert post["metrics"] != dflt["metrics"]
+    # --parameters defaults is the old behaviour exactly
+    old = run(_roadmap(), 12, seed=3).to_json()
+    assert {k: v for k, v in dflt.items() if k != "parameters"} == old
+    # paired: replication r draws the same posterior row in every scenario, on any number of workers
+    src = load_parameters("posterior")
+    a = run(_roadmap(), 6, seed=3, parameters=src)
+    b = run(_roadmap("no_action"), 6, seed=3, parameters=src, jobs=2, chunk_size=2)
+    assert a.meta["parameter_rows"] == b.meta["parameter_rows"]
+    assert len(set(a.meta["parameter_rows"])) > 1
+    c = run(_roadmap(), 6, seed=3, parameters=src, jobs=2, chunk_size=2)
+    assert a.to_json() == c.to_json()
+    # a scenario's own [parameters] win over the draw
+    fixed = _roadmap().with_parameters(governor_flip_prob=0.31)
+    assert src.apply(fixed, 3, 0).parameters["governor_flip_prob"] == 0.31
+    assert src.apply(_roadmap(), 3, 0).parameters["governor_flip_prob"] != 0.31
+
+
+@pytest.mark.parametrize("value", ["/no/such/dir", "README.md"])
+def test_bad_parameters_flag_is_one_line(capsys, value):
+    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "2", "--scale", "0.05",
+                 "--parameters", str(ROOT / value) if value == "README.md" else value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ("--parameters" in err or "README.md" in err), err
