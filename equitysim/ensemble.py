@@ -215,8 +215,18 @@ class EnsembleResult:
     def expected_met(self) -> float:
         return float(self.runs[[c for c in self.runs if c.startswith("met.")]].sum(axis=1).mean())
 
+    def variance_from_parameters(self) -> dict[str, float]:
+        """Per indicator, the share of the variance of "met" that comes from the parameters drawn
+        rather than chance (posterior.variance_split); empty when the run drew no parameters."""
+        if self.meta.get("parameter_rows") is None:
+            return {}
+        from .posterior import variance_split
+        keys = self.runs["key"].to_numpy()
+        return {i.id: variance_split(self.runs[f"met.{i.id}"].to_numpy(), keys) for i in _ind.indicators()}
+
     def to_json(self) -> dict:
         s = self.summary()
+        split = self.variance_from_parameters()
         return {
             "scenario": self.spec.name,
             **({"parameters": self.meta["parameters"]} if "parameters" in self.meta else {}),
@@ -225,7 +235,9 @@ class EnsembleResult:
             "indicators": [
                 {"id": r.id, "horizon_year": int(r.horizon_year), "target": r.target,
                  "p_met": round(float(r.p_met), 6), "ci_low": round(float(r.ci_low), 6),
-                 "ci_high": round(float(r.ci_high), 6)} for r in s.itertuples()],
+                 "ci_high": round(float(r.ci_high), 6),
+                 **({"variance_from_parameters": _round_or_none(split[r.id])} if split else {})}
+                for r in s.itertuples()],
             "risks": {k: round(v, 6) for k, v in self.risks().items()},
             "metrics": {k: round(v, 6) for k, v in self.metrics().items()},
             "milestones": [
@@ -237,6 +249,10 @@ class EnsembleResult:
                  "mean_first_year": None if a["mean_first_year"] is None else round(a["mean_first_year"], 6)}
                 for a in self.adaptations()]} if self.spec.adapt else {}),
         }
+
+
+def _round_or_none(x: float):
+    return None if not math.isfinite(x) else round(float(x), 6)
 
 
 def run(spec: ScenarioSpec, replications: int = 100, seed: int = 0, jobs: int = 1,

@@ -447,3 +447,20 @@ def adaptations_title(name: str, runs: int, rows: list[dict]) -> str:
         return f"No adaptation rule of {scenario_phrase(name)} fired in {runs} futures"
     return (f"{capitalize(scenario_phrase(name))}: '{top['rule'].replace('_', ' ')}' fires in "
             f"{top['fired_share']:.0%} of {runs} futures, first around year {top['mean_first_year']:.1f}")
+
+
+def parameter_uncertainty_line(split: dict[str, float], p_met: dict[str, float]) -> str:
+    """One sentence on where the uncertainty of the indicators that are neither sure nor hopeless
+    comes from (the share of the variance of "met" due to parameters, from a nested design)."""
+    open_ = {k: v for k, v in split.items() if v == v and 0.0 < p_met.get(k, 0.0) < 1.0}
+    if not open_:
+        return ""
+    know = sorted(k for k, v in open_.items() if v >= 0.5)
+    luck = sorted(k for k, v in open_.items() if v < 0.5)
+    parts = []
+    if know:
+        parts.append(f"most of the uncertainty about {', '.join(know)} is about what we do not know "
+                     f"(effect sizes and rates), not luck")
+    if luck:
+        parts.append(f"for {', '.join(luck)} it is mostly chance")
+    return "Parameters drawn from the calibrated posterior: " + "; ".join(parts) + "."

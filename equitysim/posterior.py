@@ -2,8 +2,11 @@
 by `equitysim calibrate experiments/calibration.toml`), the registry defaults, or a user's own
 calibration (a directory holding `posterior.csv`, or the file itself).
 
-Replication `key` under master `seed` draws row j of the posterior from its own stream,
-`SeedSequence([seed, PARAMETER_STREAM], spawn_key=key)`: it depends on the seed and the key only,
+Replications come in blocks of `BLOCK` consecutive keys that share one parameter draw (a nested
+design: parameters between blocks, chance within them, so the law of total variance splits each
+indicator's variance into what comes from parameters and what from chance; `variance_split`).
+Block b = key // BLOCK under master `seed` draws row j of the posterior from its own stream,
+`SeedSequence([seed, PARAMETER_STREAM], spawn_key=(b,))`: it depends on the seed and the key only,
 never on the scenario, so replication r sees the same parameter draw in every scenario and
 comparisons stay paired; and it is separate from the model's own streams, so drawing parameters
 changes no other random number. A scenario that fixes a parameter in its `[parameters]` keeps its
@@ -24,6 +27,7 @@ from . import params as _params
 from .scenario import ScenarioError, ScenarioSpec
 
 PARAMETER_STREAM = 0x9A7A5  # second entropy word of the parameter-draw streams
+BLOCK = 5                   # consecutive replications sharing one parameter draw
 FILE = "posterior.csv"
 CHOICES = ("posterior", "defaults")
 
@@ -49,6 +53,7 @@ class ParameterSource:
         if self.table is None:
             return None
         key = (int(key),) if isinstance(key, (int, np.integer)) else tuple(int(k) for k in key)
+        key = key[:-1] + (key[-1] // BLOCK,)
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), PARAMETER_STREAM], spawn_key=key))
         return int(rng.choice(len(self.table), p=self.weights))
 
@@ -125,3 +130,23 @@ def load(value: str | Path | None) -> ParameterSource:
         return read_table(p, str(value))
     raise ParametersError(f"--parameters: expected 'posterior', 'defaults' or a calibration directory holding "
                           f"{FILE}, got {str(value)!r}")
+
+
+def variance_split(met: np.ndarray, keys: np.ndarray) -> float:
+    """Share (0-1) of the variance of an indicator's "met" (0/1 per replication) that comes from
+    the parameters rather than chance, by the law of total variance over the nested design: one-way
+    ANOVA over the complete blocks of BLOCK replications sharing a draw; Var(E[met | theta]) is the
+    between-block variance of block means less the within-block variance / BLOCK (at least 0).
+    NaN with fewer than two complete blocks; 0 when "met" does not vary."""
+    met = np.asarray(met, float)
+    block = np.asarray(keys) // BLOCK
+    ids, counts = np.unique(block, return_counts=True)
+    full = ids[counts == BLOCK]
+    if len(full) < 2:
+        return float("nan")
+    x = np.stack([met[block == b] for b in full])          # (blocks, BLOCK)
+    within = float(x.var(axis=1, ddof=1).mean())
+    between = float(x.mean(axis=1).var(ddof=1))
+    v_par = max(between - within / BLOCK, 0.0)
+    total = v_par + within
+    return 0.0 if total <= 0 else v_par / total

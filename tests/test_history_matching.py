@@ -184,7 +184,8 @@ def test_posterior_default_changes_run_and_draws_are_paired(capsys):
     a = run(_roadmap(), 6, seed=3, parameters=src)
     b = run(_roadmap("no_action"), 6, seed=3, parameters=src, jobs=2, chunk_size=2)
     assert a.meta["parameter_rows"] == b.meta["parameter_rows"]
-    assert len(set(a.meta["parameter_rows"])) > 1
+    assert a.meta["parameter_rows"][:5] == [a.meta["parameter_rows"][0]] * 5   # a block of 5 shares a draw
+    assert a.meta["parameter_rows"][5] != a.meta["parameter_rows"][0]
     c = run(_roadmap(), 6, seed=3, parameters=src, jobs=2, chunk_size=2)
     assert a.to_json() == c.to_json()
     # a scenario's own [parameters] win over the draw
@@ -199,3 +200,28 @@ def test_bad_parameters_flag_is_one_line(capsys, value):
                  "--parameters", str(ROOT / value) if value == "README.md" else value]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and ("--parameters" in err or "README.md" in err), err
+
+
+def test_variance_split_separates_parameters_from_chance():
+    from equitysim.posterior import BLOCK, variance_split
+
+    rng = np.random.default_rng(0)
+    keys = np.arange(40 * BLOCK)
+    # met decided by the block's draw alone: all the variance is about parameters
+    by_block = np.repeat(rng.random(40) < 0.5, BLOCK)
+    assert variance_split(by_block, keys) == pytest.approx(1.0)
+    # met independent of the block (the same chance everywhere): close to none
+    assert variance_split(rng.random(len(keys)) < 0.5, keys) < 0.15
+    assert variance_split(np.ones(len(keys)), keys) == 0.0
+    assert np.isnan(variance_split(np.ones(BLOCK), np.arange(BLOCK)))
+
+
+def test_run_json_carries_the_variance_split(capsys):
+    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "10", "--seed", "2", "--scale", "0.05", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    for row in obj["indicators"]:
+        v = row["variance_from_parameters"]
+        assert v is None or 0.0 <= v <= 1.0
+    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "10", "--seed", "2", "--scale", "0.05", "--json",
+                 "--parameters", "defaults"]) == 0
+    assert all("variance_from_parameters" not in r for r in json.loads(capsys.readouterr().out)["indicators"])

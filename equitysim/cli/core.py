@@ -68,10 +68,22 @@ def _print_table(result):
     t.add_column("target", no_wrap=True)
     for col in ("year", "P(met)", "95% CI"):
         t.add_column(col, justify="right", no_wrap=True)
+    split = result.variance_from_parameters()
+    if split:
+        t.add_column("from params", justify="right", no_wrap=True)
     for r in s.itertuples():
-        t.add_row(r.id, r.target, str(r.horizon_year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}")
+        cells = [r.id, r.target, str(r.horizon_year), f"{r.p_met:.2f}", f"{r.ci_low:.2f}-{r.ci_high:.2f}"]
+        if split:
+            v = split[r.id]
+            cells.append("-" if v != v else f"{v:.0%}")
+        t.add_row(*cells)
     con = Console(width=max(110, Console().width))
     con.print(t)
+    if split:
+        from ..narrative import parameter_uncertainty_line
+        line = parameter_uncertainty_line(split, {r.id: r.p_met for r in s.itertuples()})
+        if line:
+            con.print(line)
     con.print(expected_met_line(result.expected_met()))
     ms = result.milestones()
     if len(ms):
