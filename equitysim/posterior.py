@@ -61,6 +61,14 @@ class ParameterSource:
         j = self.index(seed, key)
         return {} if j is None else {k: float(v) for k, v in self.table.iloc[j].items()}
 
+    def digest(self) -> str:
+        """A hash of the table and weights (what a sweep's identity records)."""
+        import hashlib
+        if self.table is None:
+            return "defaults"
+        payload = self.table.round(12).to_csv(index=False) + ",".join(f"{w:.12g}" for w in self.weights)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
     def apply(self, spec: ScenarioSpec, seed: int, key) -> ScenarioSpec:
         """`spec` with replication `key`'s draw set (parameters the scenario fixes keep its value)."""
         values = {k: v for k, v in self.draw(seed, key).items() if k not in spec.parameters}

@@ -225,3 +225,25 @@ def test_run_json_carries_the_variance_split(capsys):
     assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "10", "--seed", "2", "--scale", "0.05", "--json",
                  "--parameters", "defaults"]) == 0
     assert all("variance_from_parameters" not in r for r in json.loads(capsys.readouterr().out)["indicators"])
+
+
+def test_sweep_can_draw_from_the_posterior(tmp_path):
+    from equitysim.experiments import parse_experiment, read_runs, sweep
+
+    base = {"name": "p", "scenarios": ["roadmap", "no_action"], "scenarios_dir": str(SCENARIOS), "replications": 10,
+            "seed": 4, "scale": 0.05, "chunk_size": 5}
+    plain = parse_experiment(base, "p.toml")
+    post = parse_experiment({**base, "parameters": "posterior"}, "p.toml")
+    assert plain.identity_hash() != post.identity_hash()
+    assert "parameters" not in plain.identity()["experiment"]   # old directories still resume
+    sweep(plain, tmp_path / "a")
+    sweep(post, tmp_path / "b")
+    a, b = read_runs(tmp_path / "a"), read_runs(tmp_path / "b")
+    assert not a.filter(like="metric.").equals(b.filter(like="metric."))
+    # runs share a draw by replication block of point 0: scenario i replication r, any scenario
+    rows = [load_parameters("posterior").index(4, (0, r)) for r in range(10)]
+    assert rows[:5] == [rows[0]] * 5
+    for col in [c for c in b if c.startswith("metric.")][:1]:
+        assert b[col].notna().all()
+    with pytest.raises(Exception, match="p.toml: parameters: expected"):
+        parse_experiment({**base, "parameters": "/no/such"}, "p.toml")

@@ -27,7 +27,8 @@ def _chunk_task(exp: Experiment, c: int) -> dict:
     points = sorted({p for _, p, _ in runs})
     return {"chunk": c, "seed": exp.spec.seed, "runs": runs, "scenarios": exp.scenarios,
             "points": {p: {k: float(v) for k, v in exp.design.loc[p].items()} for p in points},
-            "outputs": exp.spec.outputs, "key_by": exp.spec.run_key}
+            "outputs": exp.spec.outputs, "key_by": exp.spec.run_key,
+            "parameters": None if exp.spec.parameters == "defaults" else exp.parameter_source()}
 
 
 def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.DataFrame | None]:
@@ -39,9 +40,12 @@ def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.Data
     for si, p, r in task["runs"]:
         values = task["points"][p]
         spec = task["scenarios"][si]
+        first = {"scenario": si, "replication": 0}.get(task["key_by"], p)  # else "point"
+        source = task.get("parameters")
+        if source is not None:   # the run's posterior draw, then the design's values over it
+            spec = source.apply(spec, task["seed"], (first, r))
         if values:
             spec = spec.with_parameters(**values)
-        first = {"scenario": si, "replication": 0}.get(task["key_by"], p)  # else "point"
         row = {"scenario": spec.name, "point": p, "replication": r}
         row.update({f"param.{k}": v for k, v in values.items()})
         if out.history:   # the calibration's statistics (a traced run, not an indicator run)

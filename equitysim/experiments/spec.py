@@ -132,6 +132,11 @@ class ExperimentSpec(Strict):
     key_by: Literal["point", "replication", "scenario"] = "point"
     design: Design = Design()
     outputs: Outputs = Outputs()
+    # Where each run's parameters come from before the design's values apply (posterior.py):
+    # "defaults" (the registry's, the default here), "posterior" (the shipped posterior of the
+    # calibration to history; runs (point, r) draw by replication block, the same in every
+    # scenario) or a calibration directory / posterior CSV (relative to the experiment file).
+    parameters: str = Field("defaults", min_length=1)
 
     @field_validator("scenarios")
     @classmethod
@@ -220,9 +225,20 @@ class Experiment:
             exp.pop("key_by")
         if not exp["outputs"]["history"]:
             exp["outputs"].pop("history")
+        if exp["parameters"] == "defaults":
+            exp.pop("parameters")
+        else:   # what the runs draw from, not where it was found
+            exp["parameters"] = self.parameter_source().digest()
         return {"experiment": exp,
                 "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
                 "design": _design_hash(self.design)}
+
+    def parameter_source(self):
+        from ..posterior import load
+        value = self.spec.parameters
+        if value not in ("posterior", "defaults") and not Path(value).is_absolute():
+            value = str(Path(self.source).parent / value) if self.source and not self.source.startswith("<") else value
+        return load(value)
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
@@ -260,7 +276,13 @@ def parse_experiment(data: dict, source: str = "<experiment>", base_dir: str | P
         design = make_design(spec.design, spec.seed, scenarios)
     except ExperimentError as e:
         raise ExperimentError(f"{source}: {e}") from None
-    return Experiment(spec, scenarios, design, source)
+    exp = Experiment(spec, scenarios, design, source)
+    if spec.parameters != "defaults":
+        try:
+            exp.parameter_source()
+        except ScenarioError as e:
+            raise ExperimentError(f"{source}: parameters: {str(e).removeprefix('--parameters: ')}") from None
+    return exp
 
 
 def load_experiment(path: str | Path) -> Experiment:
