@@ -243,6 +243,12 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
         if r.meta.get("note"):
             parts.append(f"<p class='note'>{_e(r.meta['note'])}.</p>")
     parts.append("<h2>Headlines</h2><ul class='headlines'>" + "".join(f"<li>{_e(h)}</li>" for h in heads) + "</ul>")
+    from .narrative import parameter_uncertainty_line
+    for name, r in res.items():   # runs that drew their parameters from a calibration's posterior
+        split = r.variance_from_parameters() if hasattr(r, "variance_from_parameters") else {}
+        line = parameter_uncertainty_line(split, dict(zip(r.summary()["id"], r.summary()["p_met"]))) if split else ""
+        if line:
+            parts.append(f"<p class='note'>{_e(capitalize(scenario_phrase(name)))}: {_e(line)}</p>")
     fig_by = {k: (f, a, c) for k, f, a, c in figs}
     parts.append("<h2>How likely is each success indicator?</h2>")
     if "indicators" in fig_by:

@@ -247,3 +247,11 @@ def test_sweep_can_draw_from_the_posterior(tmp_path):
         assert b[col].notna().all()
     with pytest.raises(Exception, match="p.toml: parameters: expected"):
         parse_experiment({**base, "parameters": "/no/such"}, "p.toml")
+
+
+def test_report_says_where_the_uncertainty_comes_from(tmp_path):
+    args = ["report", str(SCENARIOS / "roadmap.toml"), "-n", "10", "--scale", "0.05", "--seed", "2"]
+    assert main(args + ["--out", str(tmp_path / "a.html")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b.html"), "--parameters", "defaults"]) == 0
+    assert "Parameters drawn from the calibrated posterior" in (tmp_path / "a.html").read_text()
+    assert "Parameters drawn from the calibrated posterior" not in (tmp_path / "b.html").read_text()

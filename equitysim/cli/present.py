@@ -58,9 +58,13 @@ def _annotate(result, scenario_path: Path):
     return result
 
 
-def gather(sources, replications: int, seed: int, jobs: int, scale: float | None):
-    """A result set from the given sources, running any scenario files."""
+def gather(sources, replications: int, seed: int, jobs: int, scale: float | None, parameters: str = "posterior"):
+    """A result set from the given sources, running any scenario files (each replication drawing
+    its parameters from `parameters`: the shipped posterior by default, as `run` does)."""
     from ..ensemble import run as run_ensemble
+    from ..posterior import load as load_parameters
+
+    source = load_parameters(parameters) if any(Path(s).suffix == ".toml" for s in sources) else None
     from ..resultsets import ResultsError, load_results
 
     items = []
@@ -72,7 +76,7 @@ def gather(sources, replications: int, seed: int, jobs: int, scale: float | None
                 spec = spec.model_copy(update={"scale": scale})
             click.echo(f"running {spec.name}: {replications} replications, seed {seed}, scale {spec.scale:g}", err=True)
             items.append(_annotate(run_ensemble(spec, replications, seed=seed, jobs=jobs, trajectories=True,
-                                                states=True), p))
+                                                states=True, parameters=source), p))
         else:
             items.append(p)
     try:
@@ -91,6 +95,8 @@ def _run_options(f):
                      help="Worker processes for scenario files"),
         click.option("--scale", type=click.FloatRange(0.001, 20), default=None,
                      help="World scale for scenario files (default: the scenario's)"),
+        click.option("--parameters", default="posterior", show_default=True, metavar="posterior|defaults|DIR",
+                     help="Where scenario files' replications draw their parameters (as in `run`)"),
     ]):
         f = opt(f)
     return f
@@ -112,7 +118,8 @@ def _run_options(f):
               help="The one-page report about one state (USPS code): its districts, its map, its state-level indicators")
 @_run_options
 @click.pass_context
-def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, state, replications, seed, jobs, scale):
+def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, state, replications, seed, jobs, scale,
+                   parameters):
     """One self-contained report page from results or scenario files (SOURCES)."""
     from .. import report as R
 
@@ -123,7 +130,7 @@ def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, state, r
                                      f"(e.g. CA, NY, DC)", param_hint="'--state'")
         if pdf or sensitivity is not None:
             raise click.UsageError("--state: the state page is HTML only (without --pdf and --sensitivity)")
-    res = gather(sources, replications, seed, jobs, scale)
+    res = gather(sources, replications, seed, jobs, scale, parameters)
     if state is not None:
         from ..state_report import write_state_report
         if save is not None:
@@ -159,11 +166,12 @@ def report_command(ctx, sources, out, pdf, sensitivity, map_year, save, state, r
 @click.option("--scenario", "scenario_name", default=None, help="Scenario shown on the map/network (default: the first)")
 @click.option("--metric", "metrics", multiple=True, help="Trajectory metric (repeatable)")
 @_run_options
-def plot_command(sources, kind, out, policies, year, ever, scenario_name, metrics, replications, seed, jobs, scale):
+def plot_command(sources, kind, out, policies, year, ever, scenario_name, metrics, replications, seed, jobs, scale,
+                 parameters):
     """One chart from results or scenario files (SOURCES)."""
     from .. import plots as P
 
-    res = gather(sources, replications, seed, jobs, scale)
+    res = gather(sources, replications, seed, jobs, scale, parameters)
     out = out or Path(f"{kind}.png")
     try:
         if kind == "indicators":
