@@ -255,3 +255,23 @@ def test_report_says_where_the_uncertainty_comes_from(tmp_path):
     assert main(args + ["--out", str(tmp_path / "b.html"), "--parameters", "defaults"]) == 0
     assert "Parameters drawn from the calibrated posterior" in (tmp_path / "a.html").read_text()
     assert "Parameters drawn from the calibrated posterior" not in (tmp_path / "b.html").read_text()
+
+
+def test_calibrate_command_json_and_resume(tmp_path, capsys):
+    import tomli_w
+
+    cal = _tiny(seed=11).model_dump(mode="json", exclude_none=True)
+    cal["scenarios_dir"] = str(SCENARIOS)
+    f = tmp_path / "cal.toml"
+    f.write_text(tomli_w.dumps(cal))
+    assert main(["calibrate", str(f), "--out", str(tmp_path / "out"), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["simulations"] == first["simulations_run_now"] == 26 and first["method"] == "history_matching"
+    assert set(first["targets"]) == {"exits", "flips"} and (tmp_path / "out" / "posterior.csv").is_file()
+    assert main(["calibrate", str(f), "--out", str(tmp_path / "out"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["simulations_run_now"] == 0 and again["parameters"] == first["parameters"]
+    # the directory is a calibration `run --parameters` accepts
+    assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "5", "--scale", "0.05", "--json",
+                 "--parameters", str(tmp_path / "out")]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] == str(tmp_path / "out")
