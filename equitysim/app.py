@@ -17,6 +17,10 @@ Each slider shows its value and its unit (`UnitSlider`, drawn by `value_user_inp
 Mesa's UserInputs, whose sliders show no number). Mesa 3.5 labels its only tab "Page 0"
 (hard-coded in ComponentsView); the page hides that tab bar (`HIDE_MESA_TABS`).
 
+The future's parameters come from the shipped posterior of the calibration to history (one draw,
+chosen by the seed as `equitysim run --seed S` draws replication 0's; the panel names the row),
+or from the registry defaults ("Parameters" select); risk sliders multiply the drawn values.
+
 Mesa 3.5.1's InputText hands the seed to the model as text, and `Model(rng="42")` then fails
 on Reset (mesa issue 3516); here the seed is a model parameter of its own, parsed by
 `parse_seed`, so any text works.
@@ -80,10 +84,14 @@ def _clip(x, lo, hi):
 def app_spec(scenario: str = "roadmap", coalition_investment: float = 0.0, coalition_breadth: float = 0.0,
              pacing: float = 0.0, technical_assistance: float = 0.0, budget: float = 1.0, buy_in: float = 1.0,
              backlash_risk: float = 1.0, leadership_risk: float = 1.0, recession_risk: float = 1.0,
-             failure_risk: float = 1.0, court_risk: float = 1.0, scale: float | str = 1.0) -> ScenarioSpec:
+             failure_risk: float = 1.0, court_risk: float = 1.0, scale: float | str = 1.0,
+             draw: dict | None = None) -> ScenarioSpec:
     """The chosen scenario with the sliders applied (strategy knobs added, budget, buy-in and
-    risk levels multiplied), clipped to the schema's bounds."""
+    risk levels multiplied), clipped to the schema's bounds. `draw`: a posterior parameter set
+    set under the scenario's own [parameters] (which keep their values) before the multipliers."""
     base = load_scenario(scenario_files()[scenario])
+    if draw:
+        base = base.with_parameters(**{k: v for k, v in draw.items() if k not in base.parameters})
     st = base.strategy
     strategy = st.model_copy(update={
         "coalition_investment": _clip(st.coalition_investment + coalition_investment, 0, 1),
@@ -114,10 +122,18 @@ class AppModel(EquityModel):
     def __init__(self, scenario_name: str = "roadmap", coalition_investment: float = 0.0, coalition_breadth: float = 0.0,
                  pacing: float = 0.0, technical_assistance: float = 0.0, budget: float = 1.0, buy_in: float = 1.0,
                  backlash_risk: float = 1.0, leadership_risk: float = 1.0, recession_risk: float = 1.0,
-                 failure_risk: float = 1.0, court_risk: float = 1.0, scale: str = "1.0", seed: str = "42"):
+                 failure_risk: float = 1.0, court_risk: float = 1.0, scale: str = "1.0", seed: str = "42",
+                 parameters: str = "posterior"):
+        from equitysim.posterior import load as load_parameters
+
         seed_value, self.seed_note = parse_seed(seed)
+        source = load_parameters(parameters)
+        self.parameter_source = source.label
+        self.parameter_row = source.index(seed_value, 0)   # None at the defaults
+        self.parameter_rows = 0 if source.table is None else len(source.table)
         spec = app_spec(scenario_name, coalition_investment, coalition_breadth, pacing, technical_assistance, budget,
-                        buy_in, backlash_risk, leadership_risk, recession_risk, failure_risk, court_risk, scale)
+                        buy_in, backlash_risk, leadership_risk, recession_risk, failure_risk, court_risk, scale,
+                        draw=source.draw(seed_value, 0))
         super().__init__(spec, rng=seed_value, world=world_for(spec))
         self.app_seed = seed_value
         self.scenario_name = scenario_name
@@ -183,7 +199,10 @@ def indicator_view(model: EquityModel) -> dict:
     knobs = (f"coalition investment {st.coalition_investment:.2f}, pacing {st.pacing:.2f}, technical assistance "
              f"{st.technical_assistance:.2f}, budget x{st.budget_multiplier:.2f}, buy-in x{st.buy_in_multiplier:.2f}")
     changed = {k: v for k, v in model.spec.parameters.items()}
-    return {"when": when(model), "quarter": model.quarter, "scenario": getattr(model, "scenario_name", model.spec.name),
+    row = getattr(model, "parameter_row", None)
+    drawn = (f"parameters: draw {row + 1} of the {model.parameter_rows} in the calibrated posterior"
+             if row is not None else "parameters: the registry defaults")
+    return {"parameter_source": drawn, "when": when(model), "quarter": model.quarter, "scenario": getattr(model, "scenario_name", model.spec.name),
             "rows": rows, "met": sum(r["status"] == "met" for r in rows),
             "decided": sum(r["status"] in ("met", "missed") for r in rows), "knobs": knobs,
             "parameters": changed, "seed": getattr(model, "app_seed", None),
@@ -210,7 +229,8 @@ def indicator_html(view: dict) -> str:
             f"{view['met']} of {len(view['rows'])} indicators met so far ({view['decided']} decided)</h3>"
             f"<p style='margin:2px 0;color:#333'>One simulated future of <b>{e(view['scenario'])}</b>, seed "
             f"<span class='seed'>{view['seed']}</span>, world scale {view['scale']:g}. "
-            f"<span class='knobs'>{e(view['knobs'])}</span>.</p>{note}"
+            f"<span class='knobs'>{e(view['knobs'])}</span>; <span class='parameter-source'>"
+            f"{e(view.get('parameter_source', ''))}</span>.</p>{note}"
             f"<p style='margin:2px 0;color:#333'>Risk events so far: {e(risks) or 'none'}.</p>"
             "<table style='border-collapse:collapse;width:100%' class='indicator-table'>"
             "<thead><tr style='text-align:left;border-bottom:1px solid #ccc'><th>indicator</th><th>target</th>"
@@ -287,6 +307,8 @@ def model_params() -> dict:
                                  "times the challenge rate (per race-conscious program per year)", "times"),
         "scale": {"type": "Select", "value": default_scale(), "values": scales, "label": "World scale (1 = the US)"},
         "seed": {"type": "InputText", "value": "42", "label": "Seed"},
+        "parameters": {"type": "Select", "value": "posterior", "values": ["posterior", "defaults"],
+                       "label": "Parameters (calibrated posterior draw, or registry defaults)"},
     }
 
 

@@ -128,6 +128,22 @@ class Emulator(Strict):
 class PosteriorSpec(Strict):
     size: int = Field(500, ge=10, le=20000)
     check_runs: int = Field(100, ge=10, le=20000)   # posterior-predictive runs (one per draw)
+    # The registry parameters that were not calibrated: "prior" draws each from its registry prior
+    # (history does not constrain them, so they keep their priors: effect sizes, political rates),
+    # independently of the calibrated draws, into the shipped sample; "defaults" leaves them out
+    # (every run then holds them at their defaults). Groups in `fixed_groups` (and the parameters
+    # that rebuild the world) always stay at their defaults.
+    others: Literal["prior", "defaults"] = "prior"
+    fixed_groups: list[str] = ["world"]
+
+    @field_validator("fixed_groups")
+    @classmethod
+    def _groups(cls, v):
+        known = {p.group for p in _params.registry().values()}
+        bad = [g for g in v if g not in known]
+        if bad:
+            raise ValueError(f"registry groups ({', '.join(sorted(known))}); unknown: {bad[0]}")
+        return v
 
 
 class CalibrationSpec(Strict):
@@ -201,11 +217,22 @@ def _scenario(spec: CalibrationSpec, base: Path):
 
 def _experiment(spec: CalibrationSpec, scenario, design: pd.DataFrame, name: str, replications: int) -> Experiment:
     data = {"name": f"{spec.name}-{name}", "replications": replications, "seed": spec.seed, "scale": spec.scale,
-            "years": spec.years, "chunk_size": spec.chunk_size, "outputs": {"history": True}}
+            "years": spec.years, "chunk_size": spec.chunk_size, "outputs": {"history": True},
+            "parameters": "defaults"}   # the design's values over the registry defaults
     exp = parse_experiment(data, f"<calibration {spec.name}: {name}>", scenarios=[scenario])
     design = design.reset_index(drop=True)
     design.index = pd.RangeIndex(len(design), name="point")
     return Experiment(exp.spec, exp.scenarios, design, exp.source)
+
+
+def uncalibrated(spec: CalibrationSpec) -> list[str]:
+    """The registry parameters the shipped sample draws from their priors (none with others =
+    "defaults"): every parameter not calibrated, outside `fixed_groups`, not a world parameter."""
+    if spec.posterior.others == "defaults":
+        return []
+    fixed = set(spec.posterior.fixed_groups)
+    return [n for n, p in _params.registry().items()
+            if n not in spec.parameters and p.group not in fixed and n not in WORLD_PARAMS]
 
 
 def prior_sample(names: list[str], n: int, seed: int) -> pd.DataFrame:
@@ -363,12 +390,16 @@ def calibrate_spec(spec: CalibrationSpec, base: Path, out: str | Path, *, jobs: 
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(0xCA1,)))
     idx = _systematic_resample(w, spec.posterior.size, rng)
     post = cand.iloc[idx].reset_index(drop=True)
+    others = uncalibrated(spec)
+    if others:   # parameters history does not constrain keep their priors (independent LHS draws)
+        post = pd.concat([post, prior_sample(others, len(post), spec.seed + 7_919).reset_index(drop=True)], axis=1)
     post["max_implausibility"] = imax[idx]
     post["weight"] = 1.0 / len(post)
     ess = float(w.sum() ** 2 / (w ** 2).sum())
     # posterior-predictive check: one run per draw, evenly spaced through the resampled sample
     take = np.linspace(0, len(post) - 1, min(spec.posterior.check_runs, len(post))).round().astype(int)
-    check_exp = _experiment(spec, scenario, post.loc[take, names], "check", 1)
+    # (the whole shipped rows, prior-drawn columns included: the check is of what ships)
+    check_exp = _experiment(spec, scenario, post.loc[take, names + others], "check", 1)
     rep = _sweep(check_exp, out / "check", jobs, backend, progress)
     runs_total += check_exp.n_runs
     runs_now += rep.runs_done

@@ -455,12 +455,15 @@ def parameter_uncertainty_line(split: dict[str, float], p_met: dict[str, float])
     open_ = {k: v for k, v in split.items() if v == v and 0.0 < p_met.get(k, 0.0) < 1.0}
     if not open_:
         return ""
-    know = sorted(k for k, v in open_.items() if v >= 0.5)
-    luck = sorted(k for k, v in open_.items() if v < 0.5)
+    know = sorted(k for k, v in open_.items() if v >= 0.6)
+    split = sorted(k for k, v in open_.items() if 0.4 < v < 0.6)
+    luck = sorted(k for k, v in open_.items() if v <= 0.4)
     parts = []
     if know:
         parts.append(f"most of the uncertainty about {', '.join(know)} is about what we do not know "
                      f"(effect sizes and rates), not luck")
+    if split:
+        parts.append(f"for {', '.join(split)} it is about evenly knowledge and chance")
     if luck:
         parts.append(f"for {', '.join(luck)} it is mostly chance")
     return "Parameters drawn from the calibrated posterior: " + "; ".join(parts) + "."

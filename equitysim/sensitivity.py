@@ -232,6 +232,9 @@ def load_sensitivity(path) -> tuple[SensitivitySpec, object]:
                 "scenarios_dir": spec.scenarios_dir, "replications": spec.replications, "seed": spec.seed,
                 "scale": spec.scale, "chunk_size": spec.chunk_size, "design": design,
                 "crn_across_points": True,
+                # the design varies the parameters itself; the rest stay at their defaults, so each
+                # output is a function of the sampled inputs (what Sobol and Morris assume)
+                "parameters": "defaults",
                 "outputs": {"values": spec.continuous, "risks": False, "metrics": False, "trajectories": False}}
     exp = parse_experiment(exp_data, str(p), base_dir=p.parent)
     return spec, exp

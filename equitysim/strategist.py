@@ -291,10 +291,12 @@ def _remember(spec, futures, seed, result):
 
 def run_futures(spec: ScenarioSpec, futures: int, seed: int, progress: Callable[[int], None] | None = None,
                 jobs: int = JOBS):
-    """`futures` replications of `spec` through the CLI's ensemble code (`equitysim run`)."""
+    """`futures` replications of `spec` through the CLI's ensemble code (`equitysim run`, which
+    draws each future's parameters from the shipped posterior, as here)."""
     from .ensemble import run
+    from .posterior import shipped
 
-    return run(spec, replications=futures, seed=seed, jobs=jobs, progress=progress)
+    return run(spec, replications=futures, seed=seed, jobs=jobs, progress=progress, parameters=shipped())
 
 
 def prepare_base(base: ScenarioSpec, futures: int, seed: int, guard: RunGuard = GUARD,

@@ -270,6 +270,7 @@ def _experiment(spec: ScenarioSpec, replications: int, seed: int, label: str):
     data = {"name": f"what it takes: {label}", "description": "what-it-takes setting",
             "replications": replications, "seed": seed, "scale": spec.scale, "chunk_size": replications,
             "key_by": "replication",
+            "parameters": "defaults",   # levers are searched at the registry's values (docs/what_it_takes.md)
             "outputs": {"values": True, "risks": False, "metrics": False, "trajectories": False}}
     return parse_experiment(data, f"what-it-takes '{label}'", scenarios=[spec])
 

@@ -66,6 +66,30 @@ def test_reset_with_typed_seed_as_mesa_does_it():
     assert "not a number" in odd.seed_note
 
 
+def test_the_page_draws_its_future_from_the_posterior():
+    """One future's parameters: the shipped posterior's row for the seed (as `run --seed S` draws for
+    replication 0), the scenario's own [parameters] kept, risk sliders multiplying the drawn value;
+    "defaults" is the registry's values. The panel says which."""
+    from equitysim import params as P
+    from equitysim.posterior import shipped
+
+    src = shipped()
+    m = A.AppModel(scale="0.05", seed="7")
+    j = src.index(7, 0)
+    assert m.parameter_row == j
+    scenario_own = set(A.load_scenario(A.scenario_files()["roadmap"]).parameters)
+    drawn = {k: v for k, v in src.draw(7, 0).items() if k not in scenario_own}
+    assert {k: m.p[k] for k in drawn} == pytest.approx(drawn)
+    assert f"draw {j + 1} of the {len(src.table)}" in A.indicator_html(A.indicator_view(m))
+    doubled = A.AppModel(scale="0.05", seed="7", backlash_risk=2.0)
+    assert doubled.p["backlash_rate"] == pytest.approx(2 * drawn["backlash_rate"])
+    d = A.AppModel(scale="0.05", seed="7", parameters="defaults")
+    reg = P.registry()
+    assert d.parameter_row is None and d.p["backlash_rate"] == reg["backlash_rate"].default
+    assert m.p["backlash_rate"] != d.p["backlash_rate"]
+    assert "registry defaults" in A.indicator_html(A.indicator_view(d))
+
+
 def test_same_seed_same_future():
     a, b = A.AppModel(scale="0.05", seed="3"), A.AppModel(scale="0.05", seed="3")
     for _ in range(8):

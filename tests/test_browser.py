@@ -319,12 +319,12 @@ def test_strategist_page_compose_run_save_reproduce(browser, app_server, tmp_pat
             'intensity = 1.5\n') in text, text
     ok = subprocess.run([sys.executable, "-m", "equitysim", "validate", str(saved)], capture_output=True, text=True)
     assert ok.returncode == 0 and "ok (browser_plan" in ok.stdout, ok.stderr
-    # the page runs at the registry defaults (it does not draw from the posterior yet: issue 16)
-    again = subprocess.run([sys.executable, "-m", "equitysim", "run", str(saved), "-n", "8", "--seed", "1", "--json",
-                            "--parameters", "defaults"], capture_output=True, text=True, timeout=300)
+    # the page draws each future's parameters from the shipped posterior, as `run` does by default
+    again = subprocess.run([sys.executable, "-m", "equitysim", "run", str(saved), "-n", "8", "--seed", "1", "--json"],
+                           capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     cli = json.loads(again.stdout)
-    assert cli.pop("parameters") == "defaults"
+    assert cli["parameters"] == "posterior"
     assert cli == page_json
     assert {i["id"]: i["p_met"] for i in cli["indicators"]} == pytest.approx(shown, abs=1e-6)
     assert {k.replace("_", " "): v for k, v in cli["risks"].items()} == pytest.approx(risks, abs=1e-6)

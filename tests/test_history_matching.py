@@ -155,10 +155,24 @@ def test_history_values_follow_from_the_history_files():
 
 
 def test_shipped_posterior_is_the_calibration_files_parameters():
+    from equitysim.calibration import uncalibrated
+    from equitysim.model import WORLD_PARAMS
+
     spec, _ = load_calibration(ROOT / "experiments" / "calibration.toml")
     src = shipped()
-    assert src.names == list(spec.parameters)
+    assert src.names[:len(spec.parameters)] == list(spec.parameters)
     assert 100 <= len(src.table) <= 5000 and src.weights.sum() == pytest.approx(1.0)
+    # parameters history does not constrain keep their priors: every non-world parameter is drawn,
+    # spread over its registry range (a sample at the defaults would fail here)
+    reg = P.registry()
+    others = uncalibrated(spec)
+    assert src.names[len(spec.parameters):] == others and len(others) > 150
+    assert not set(src.names) & (set(WORLD_PARAMS) | {n for n, p in reg.items() if p.group == "world"})
+    for n in ("controlled_choice_segregation_cut", "backlash_rate", "opposition_decay", "capital_regeneration"):
+        col, p = src.table[n], reg[n]
+        assert col.min() < p.low + 0.1 * (p.high - p.low) and col.max() > p.high - 0.1 * (p.high - p.low), n
+        mean = (p.low + p.high + p.default) / 3 if p.dist == "triangular" else (p.low + p.high) / 2
+        assert abs(col.mean() - mean) < 0.05 * (p.high - p.low), n
     head = shipped_path().read_text().splitlines()[0]
     assert head.startswith("#") and "equitysim calibrate experiments/calibration.toml" in head and "commit" in head
 
@@ -232,19 +246,27 @@ def test_sweep_can_draw_from_the_posterior(tmp_path):
 
     base = {"name": "p", "scenarios": ["roadmap", "no_action"], "scenarios_dir": str(SCENARIOS), "replications": 10,
             "seed": 4, "scale": 0.05, "chunk_size": 5}
-    plain = parse_experiment(base, "p.toml")
-    post = parse_experiment({**base, "parameters": "posterior"}, "p.toml")
+    plain = parse_experiment({**base, "parameters": "defaults"}, "p.toml")
+    post = parse_experiment(base, "p.toml")   # the posterior is the default
+    assert post.spec.parameters == "posterior"
     assert plain.identity_hash() != post.identity_hash()
-    assert "parameters" not in plain.identity()["experiment"]   # old directories still resume
+    assert "parameters" not in plain.identity()["experiment"]
     sweep(plain, tmp_path / "a")
-    sweep(post, tmp_path / "b")
+    sweep(post, tmp_path / "b", jobs=2)
     a, b = read_runs(tmp_path / "a"), read_runs(tmp_path / "b")
     assert not a.filter(like="metric.").equals(b.filter(like="metric."))
-    # runs share a draw by replication block of point 0: scenario i replication r, any scenario
-    rows = [load_parameters("posterior").index(4, (0, r)) for r in range(10)]
-    assert rows[:5] == [rows[0]] * 5
-    for col in [c for c in b if c.startswith("metric.")][:1]:
-        assert b[col].notna().all()
+    assert "parameter_row" not in a
+    # replication r draws the same posterior row in every scenario, the row `equitysim run` draws
+    # for replication r under the same seed; blocks of 5 share a draw
+    expected = run(_roadmap(), 10, seed=4, parameters=load_parameters("posterior")).meta["parameter_rows"]
+    for name, g in b.groupby("scenario"):
+        assert g.sort_values("replication")["parameter_row"].tolist() == expected, name
+    assert expected[:5] == [expected[0]] * 5 and expected[5] != expected[0]
+    # the same runs on one worker as on two
+    sweep(post, tmp_path / "c")
+    c = read_runs(tmp_path / "c")
+    key = ["scenario", "point", "replication"]
+    pd.testing.assert_frame_equal(b.sort_values(key).reset_index(drop=True), c.sort_values(key).reset_index(drop=True))
     with pytest.raises(Exception, match="p.toml: parameters: expected"):
         parse_experiment({**base, "parameters": "/no/such"}, "p.toml")
 
@@ -275,3 +297,15 @@ def test_calibrate_command_json_and_resume(tmp_path, capsys):
     assert main(["run", str(SCENARIOS / "roadmap.toml"), "-n", "5", "--scale", "0.05", "--json",
                  "--parameters", str(tmp_path / "out")]) == 0
     assert json.loads(capsys.readouterr().out)["parameters"] == str(tmp_path / "out")
+
+
+def test_uncertainty_sentence_sorts_indicators_by_their_split():
+    from equitysim.narrative import parameter_uncertainty_line
+
+    line = parameter_uncertainty_line({"a": 0.9, "b": 0.5, "c": 0.1, "d": 0.9, "e": float("nan")},
+                                      {"a": 0.5, "b": 0.3, "c": 0.7, "d": 1.0, "e": 0.5})
+    know, rest = line.split("not luck")
+    assert "about a " in know and "b" not in know and "c" not in know
+    assert "for b it is about evenly" in rest and "for c it is mostly chance" in rest
+    assert " d" not in line and " e" not in line          # sure or undefined: not said
+    assert parameter_uncertainty_line({"a": 0.9}, {"a": 1.0}) == ""

@@ -276,10 +276,10 @@ def test_risks_sentences_and_reproduction(outcome, tmp_path, capsys):
     # The saved file reproduces the page's numbers through the CLI.
     f = tmp_path / S.saved_name(outcome.plan)
     f.write_text(S.scenario_toml(outcome.plan))
-    # the page runs at the registry defaults (it does not draw from the posterior yet: issue 16)
-    assert main(["run", str(f), "-n", "12", "--seed", "5", "--json", "--parameters", "defaults"]) == 0
+    # the page draws each future's parameters from the shipped posterior, as `run` does by default
+    assert main(["run", str(f), "-n", "12", "--seed", "5", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)
-    assert cli.pop("parameters") == "defaults"
+    assert cli["parameters"] == "posterior"
     assert cli == outcome.plan_result.to_json()
 
 

@@ -43,10 +43,12 @@ def _run_chunk(task: dict) -> tuple[int | tuple[int, int], pd.DataFrame, pd.Data
         first = {"scenario": si, "replication": 0}.get(task["key_by"], p)  # else "point"
         source = task.get("parameters")
         if source is not None:   # the run's posterior draw, then the design's values over it
-            spec = source.apply(spec, task["seed"], (first, r))
+            spec = source.apply(spec, task["seed"], r)   # by replication only: paired everywhere
         if values:
             spec = spec.with_parameters(**values)
         row = {"scenario": spec.name, "point": p, "replication": r}
+        if source is not None and source.table is not None:   # which posterior row the run drew
+            row["parameter_row"] = source.index(task["seed"], r)
         row.update({f"param.{k}": v for k, v in values.items()})
         if out.history:   # the calibration's statistics (a traced run, not an indicator run)
             from ..validation import trace
@@ -71,7 +73,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         if c == "scenario":
             types[c] = "string"
-        elif c in ("point", "replication", "year") or c.startswith("risk."):
+        elif c in ("point", "replication", "year", "parameter_row") or c.startswith("risk."):
             types[c] = "int64"
         elif c.startswith("met."):
             types[c] = "bool"

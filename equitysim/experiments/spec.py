@@ -133,10 +133,11 @@ class ExperimentSpec(Strict):
     design: Design = Design()
     outputs: Outputs = Outputs()
     # Where each run's parameters come from before the design's values apply (posterior.py):
-    # "defaults" (the registry's, the default here), "posterior" (the shipped posterior of the
-    # calibration to history; runs (point, r) draw by replication block, the same in every
-    # scenario) or a calibration directory / posterior CSV (relative to the experiment file).
-    parameters: str = Field("defaults", min_length=1)
+    # "posterior" (the default: the shipped posterior of the calibration to history; replication r
+    # draws by its block, the same draw at every point and in every scenario, and the same as
+    # `equitysim run` with the same seed), "defaults" (the registry's values) or a calibration
+    # directory / posterior CSV (relative to the experiment file).
+    parameters: str = Field("posterior", min_length=1)
 
     @field_validator("scenarios")
     @classmethod

@@ -188,6 +188,7 @@ def candidate_experiment(spec: SearchSpec, base: ScenarioSpec, c: Candidate, fut
             "description": f"sequencing search candidate {c.key()}",
             "replications": replications or spec.replications, "seed": spec.seed if seed is None else seed,
             "scale": base.scale, "chunk_size": replications or spec.replications, "key_by": "scenario",
+            "parameters": "defaults",   # the search compares plans at the registry's values (docs/sequencing.md)
             "outputs": {"values": False, "risks": False, "metrics": False, "trajectories": False}}
     return parse_experiment(data, f"sequencing search '{spec.name}'", scenarios=scenarios)
 
