@@ -408,8 +408,8 @@ def calibrate_spec(spec: CalibrationSpec, base: Path, out: str | Path, *, jobs: 
     seconds = time.perf_counter() - t0
     summary = _summary(spec, post, check, prior_runs, waves_done, runs_total, runs_now, seconds, nroy_share,
                        ess, command, source)
-    header = (f"# posterior sample of equitysim's calibrated parameters ({spec.name}; history matching, "
-              f"{runs_total} simulations); made by: {command or 'equitysim calibrate ' + source}; "
+    header = (f"# posterior sample of equitysim's parameters ({spec.name}; history matching of {len(names)}, "
+              f"{runs_total} simulations; the other {len(others)} drawn from their registry priors); made by: {command or 'equitysim calibrate ' + source}; "
               f"commit {summary['commit']}\n")
     atomic_write(out / POSTERIOR_FILE, lambda p: p.write_text(header + post.to_csv(index=False, float_format="%.10g")))
     atomic_write(out / SUMMARY_FILE, lambda p: p.write_text(json.dumps(summary, indent=1, default=float)))
