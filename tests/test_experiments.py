@@ -227,7 +227,11 @@ def test_runs_reuse_the_core_with_common_random_numbers(tiny):
     row = df[(df.scenario == "roadmap") & (df.point == 1) & (df.replication == 1)].iloc[0]
     values = exp.design.loc[1].to_dict()
     assert row["param.backlash_rate"] == values["backlash_rate"]
-    spec = exp.scenarios[exp.names.index("roadmap")].with_parameters(**values)
+    from equitysim.posterior import shipped
+
+    # the run drew its parameters from the posterior by replication (the default), then the design's
+    assert exp.spec.parameters == "posterior" and row["parameter_row"] == shipped().index(5, 1)
+    spec = shipped().apply(exp.scenarios[exp.names.index("roadmap")], 5, 1).with_parameters(**values)
     direct = run_replication(spec, 5, (1, 1))
     for k in ("met.funding_bills_15_states", "metric.dissimilarity", "risk.backlash_events"):
         if k in direct:
@@ -422,7 +426,9 @@ def test_key_by_scenario_gives_each_scenario_its_own_streams(roadmap, tmp_path):
     assert_frame_equal(runs["point"]["a"], runs["point"]["b"])   # common random numbers
     assert not runs["scenario"]["a"][cont].equals(runs["scenario"]["b"][cont])
     assert_frame_equal(runs["scenario"]["a"], runs["point"]["a"])  # scenario 0 keeps key (0, r)
-    direct = run_replication(b.model_copy(update={"scale": 0.02}), 3, (1, 1))
+    from equitysim.posterior import shipped
+
+    direct = run_replication(shipped().apply(b.model_copy(update={"scale": 0.02}), 3, 1), 3, (1, 1))
     row = runs["scenario"]["b"].iloc[1]
     assert all(row[k] == direct[k] for k in cont) and all(row[k] == direct[k] for k in row.index if k[:4] == "met.")
 

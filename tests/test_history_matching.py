@@ -302,10 +302,10 @@ def test_calibrate_command_json_and_resume(tmp_path, capsys):
 def test_uncertainty_sentence_sorts_indicators_by_their_split():
     from equitysim.narrative import parameter_uncertainty_line
 
-    line = parameter_uncertainty_line({"a": 0.9, "b": 0.5, "c": 0.1, "d": 0.9, "e": float("nan")},
-                                      {"a": 0.5, "b": 0.3, "c": 0.7, "d": 1.0, "e": 0.5})
+    line = parameter_uncertainty_line({"ind_a": 0.9, "ind_b": 0.5, "ind_c": 0.1, "ind_d": 0.9, "ind_e": float("nan")},
+                                      {"ind_a": 0.5, "ind_b": 0.3, "ind_c": 0.7, "ind_d": 1.0, "ind_e": 0.5})
     know, rest = line.split("not luck")
-    assert "about a " in know and "b" not in know and "c" not in know
-    assert "for b it is about evenly" in rest and "for c it is mostly chance" in rest
-    assert " d" not in line and " e" not in line          # sure or undefined: not said
+    assert "about ind_a " in know and "ind_b" not in know and "ind_c" not in know
+    assert "for ind_b it is about evenly" in rest and "for ind_c it is mostly chance" in rest
+    assert "ind_d" not in line and "ind_e" not in line          # sure or undefined: not said
     assert parameter_uncertainty_line({"a": 0.9}, {"a": 1.0}) == ""

@@ -228,10 +228,14 @@ def outcome():
 
 def test_the_page_runs_the_clis_ensemble_paired_by_seed(outcome):
     assert outcome.futures == 12 and outcome.seed == 5
-    same = run_ensemble(outcome.plan, 12, seed=5, jobs=1)
+    from equitysim.posterior import shipped
+
+    # the page's futures are the CLI's: parameters drawn from the shipped posterior, paired by key
+    same = run_ensemble(outcome.plan, 12, seed=5, jobs=1, parameters=shipped())
     assert same.to_json() == outcome.plan_result.to_json()
     assert list(outcome.plan_result.runs["key"]) == list(outcome.base_result.runs["key"]) == list(range(12))
-    assert outcome.base_result.to_json() == run_ensemble(outcome.base, 12, seed=5, jobs=1).to_json()
+    assert outcome.base_result.to_json() == run_ensemble(outcome.base, 12, seed=5, jobs=1, parameters=shipped()).to_json()
+    assert outcome.plan_result.meta["parameter_rows"] == outcome.base_result.meta["parameter_rows"]
 
 
 def test_the_base_is_run_once_per_setting(outcome):
