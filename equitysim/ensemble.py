@@ -137,12 +137,19 @@ class EnsembleResult:
         return len(self.runs)
 
     def summary(self) -> pd.DataFrame:
-        """P(met) per indicator with a 95% Wilson interval."""
+        """P(met) per indicator with a 95% Wilson interval (at the effective sample size when
+        replications in blocks share a posterior parameter draw: `posterior.blocked_interval`)."""
         rows = []
         n = len(self.runs)
+        drawn = self.meta.get("parameter_rows") is not None
+        if drawn:
+            from .posterior import blocked_interval
         for i in _ind.indicators():
             k = int(self.runs[f"met.{i.id}"].sum())
-            lo, hi = _ind.wilson_interval(k, n)
+            if drawn:
+                lo, hi, _ = blocked_interval(self.runs[f"met.{i.id}"].to_numpy(), self.runs["key"].to_numpy())
+            else:
+                lo, hi = _ind.wilson_interval(k, n)
             rows.append({"id": i.id, "label": i.label, "horizon_year": i.horizon_year, "target": i.target,
                          "p_met": k / n if n else float("nan"), "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)

@@ -158,3 +158,35 @@ def variance_split(met: np.ndarray, keys: np.ndarray) -> float:
     v_par = max(between - within / BLOCK, 0.0)
     total = v_par + within
     return 0.0 if total <= 0 else v_par / total
+
+
+def design_effect(diff: np.ndarray, clusters: np.ndarray) -> float:
+    """Kish's design effect of a mean of paired differences whose runs come in clusters (the
+    replications of a block share a posterior parameter draw, so they are not independent pairs):
+    the variance of the mean from the cluster means over the variance if the runs were independent,
+    at least 1 (never narrows an interval); 1 with fewer than two clusters or no variation."""
+    diff = np.asarray(diff, float)
+    n = len(diff)
+    ids, inv = np.unique(clusters, return_inverse=True)
+    if len(ids) < 2 or n < 2 or diff.var(ddof=1) == 0:
+        return 1.0
+    sums = np.bincount(inv, weights=diff - diff.mean())
+    # cluster-robust variance of the mean (sum of squared cluster totals, small-sample factor)
+    var_cluster = (sums ** 2).sum() / n ** 2 * len(ids) / (len(ids) - 1)
+    return max(1.0, var_cluster / (diff.var(ddof=1) / n))
+
+
+def blocked_interval(met: np.ndarray, keys: np.ndarray) -> tuple[float, float, float]:
+    """P(met) with a 95% Wilson interval at Kish's effective sample size n / deff, deff being the
+    design effect of the blocks of BLOCK replications that share a parameter draw (their runs are
+    not independent); returns (low, high, deff). Exact 0 and 1 at k = 0 and k = n, as Wilson's."""
+    from .indicators import wilson_interval
+
+    met = np.asarray(met, float)
+    n, k = len(met), int(met.sum())
+    deff = design_effect(met, np.asarray(keys) // BLOCK)
+    if deff <= 1.0 or k in (0, n):
+        return (*wilson_interval(k, n), 1.0)
+    n_eff = n / deff
+    lo, hi = wilson_interval(k / n * n_eff, n_eff)
+    return lo, hi, deff

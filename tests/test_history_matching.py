@@ -309,3 +309,50 @@ def test_uncertainty_sentence_sorts_indicators_by_their_split():
     assert "for ind_b it is about evenly" in rest and "for ind_c it is mostly chance" in rest
     assert "ind_d" not in line and "ind_e" not in line          # sure or undefined: not said
     assert parameter_uncertainty_line({"a": 0.9}, {"a": 1.0}) == ""
+
+
+def test_compare_widens_intervals_for_runs_that_share_a_parameter_draw():
+    from equitysim.experiments.statistics import compare
+    from equitysim.posterior import design_effect
+
+    rng = np.random.default_rng(1)
+    blocks = np.repeat(np.arange(40), 5)
+    # differences decided by the block alone: the effective sample is the 40 blocks, deff about 5
+    by_block = np.repeat(rng.choice([-1.0, 0.0, 1.0], 40), 5)
+    assert 4.0 < design_effect(by_block, blocks) < 6.0
+    assert design_effect(rng.choice([-1.0, 0.0, 1.0], 200), blocks) < 1.5
+    assert design_effect(np.zeros(200), blocks) == 1.0
+    # the same runs with and without the posterior's column: same difference, wider interval
+    met_a = np.repeat(rng.random(40) < 0.6, 5)
+    met_b = np.repeat(rng.random(40) < 0.4, 5)
+    rows = [{"scenario": s, "point": 0, "replication": r, "met.funding_reform_10_states": bool(m[r])}
+            for s, m in (("a", met_a), ("b", met_b)) for r in range(200)]
+    plain = pd.DataFrame(rows)
+    drawn = plain.assign(parameter_row=np.repeat(np.arange(40), 5).tolist() * 2)
+    p, d = compare(plain, "a").iloc[0], compare(drawn, "a").iloc[0]
+    assert p["diff"] == d["diff"] and p.design_effect == 1.0 and d.design_effect > 3.0
+    assert d.ci_low < p.ci_low and d.ci_high > p.ci_high
+    assert (d.ci_high - d.ci_low) / (p.ci_high - p.ci_low) == pytest.approx(np.sqrt(d.design_effect), rel=0.05)
+
+
+def test_intervals_account_for_replications_sharing_a_draw():
+    """P(met)'s interval is Wilson's at the effective sample size when blocks share a draw: wider
+    than the independent-runs interval when "met" follows the draw, the same when it does not."""
+    from equitysim.experiments.statistics import summarize
+    from equitysim.indicators import wilson_interval
+    from equitysim.posterior import BLOCK, blocked_interval
+
+    rng = np.random.default_rng(3)
+    keys = np.arange(60 * BLOCK)
+    follows = np.repeat(rng.random(60) < 0.5, BLOCK)
+    lo, hi, deff = blocked_interval(follows, keys)
+    wl, wh = wilson_interval(int(follows.sum()), len(keys))
+    assert deff > 3 and lo < wl and hi > wh
+    chance = rng.random(len(keys)) < 0.5
+    assert blocked_interval(chance, keys)[2] < 1.5
+    assert blocked_interval(np.zeros(len(keys)), keys) == (0.0, wilson_interval(0, len(keys))[1], 1.0)
+    df = pd.DataFrame({"scenario": "a", "point": 0, "replication": keys, "met.funding_reform_10_states": follows})
+    plain = summarize(df).iloc[0]
+    drawn = summarize(df.assign(parameter_row=keys // BLOCK)).iloc[0]
+    assert plain.p_met == drawn.p_met and (plain.ci_low, plain.ci_high) == pytest.approx((wl, wh))
+    assert (drawn.ci_low, drawn.ci_high) == pytest.approx((lo, hi))

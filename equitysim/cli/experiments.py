@@ -108,14 +108,16 @@ def compare(results, baseline, as_json):
     c = E.compare(results, baseline)
     if as_json:
         rows = [{"scenario": r.scenario, "indicator": r.indicator, "diff": _num(r.diff), "ci_low": _num(r.ci_low),
-                 "ci_high": _num(r.ci_high)} for r in c.itertuples()]
+                 "ci_high": _num(r.ci_high), "design_effect": _num(r.design_effect)} for r in c.itertuples()]
         click.echo(json.dumps({"baseline": baseline, "rows": rows}))
         return
     from rich.console import Console
     from rich.table import Table
 
     con = Console(width=max(120, Console().width))
-    t = Table(title=f"P(met) minus P(met | {baseline}), paired by run key; 95% Newcombe interval")
+    clustered = bool((c["design_effect"] > 1).any())
+    t = Table(title=f"P(met) minus P(met | {baseline}), paired by run key; 95% Newcombe interval"
+                    + (", widened by the design effect of shared parameter draws" if clustered else ""))
     for col, just in (("scenario", "left"), ("indicator", "left"), ("diff", "right"), ("95% CI", "right"),
                       ("P base", "right"), ("P", "right"), ("pairs", "right")):
         t.add_column(col, justify=just, no_wrap=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import indicators as _ind
@@ -83,7 +84,8 @@ def _load(results, columns=None) -> tuple[pd.DataFrame, list[str]]:
     else:
         m = ResultStore(results).manifest()
         met = [f"met.{i.id}" for i in _ind.indicators()]
-        df = read_runs(results, met + list(columns or []))
+        drawn = "parameters" in m["identity"]["experiment"]   # runs drew from a posterior
+        df = read_runs(results, met + list(columns or []) + (["parameter_row"] if drawn else []))
         names = m["scenarios"]
     return df, names
 
@@ -98,7 +100,8 @@ def summarize(results: str | Path | pd.DataFrame, half_width: float = 0.02) -> p
     Runs at different design points are pooled: P(met) is then the probability over the design's
     parameter distribution and the model's randomness. The Wilson interval treats runs as
     independent, which is exact with one design point (or one replication per point) and slightly
-    optimistic when several replications share a point.
+    optimistic when several replications share a point; runs that drew their parameters from a
+    posterior (blocks of replications share a draw) get it at Kish's effective sample size.
     """
     df, names = _load(results)
     rows = []
@@ -107,7 +110,11 @@ def summarize(results: str | Path | pd.DataFrame, half_width: float = 0.02) -> p
         n = len(sub)
         for col in _met_columns(df):
             k = int(sub[col].sum())
-            lo, hi = _ind.wilson_interval(k, n)
+            if "parameter_row" in sub.columns:   # blocks of replications share a posterior draw
+                from ..posterior import blocked_interval
+                lo, hi, _ = blocked_interval(sub[col].to_numpy(), sub["replication"].to_numpy())
+            else:
+                lo, hi = _ind.wilson_interval(k, n)
             p = k / n if n else float("nan")
             # plan for the least favourable P still inside the interval (the one nearest 0.5):
             # a pilot sweep's P = 0 out of 4 must not promise that 93 runs will do
@@ -126,6 +133,11 @@ def compare(results: str | Path | pd.DataFrame, baseline: str) -> pd.DataFrame:
     P(met | baseline) over the paired runs; the 95% interval is Newcombe's (1998) score-based
     interval for paired proportions (method 10, see `paired_difference_interval`). Also gives `n`
     (pairs), `p_scenario`, `p_baseline`, `only_scenario` and `only_baseline` (discordant pairs).
+
+    When the runs drew their parameters from a posterior (blocks of `posterior.BLOCK`
+    replications share a draw), pairs in a block are not independent: each interval is widened
+    about the difference by the square root of the design effect over the blocks
+    (`design_effect`, reported as `design_effect`; 1 for runs at fixed parameters).
     """
     df, names = _load(results)
     if baseline not in names:
@@ -142,14 +154,22 @@ def compare(results: str | Path | pd.DataFrame, baseline: str) -> pd.DataFrame:
         other = keyed[keyed["scenario"] == s][met]
         x, y = other.align(base, join="inner", axis=0)
         n = len(x)
+        clusters = None
+        if "parameter_row" in df.columns:   # a replication block shares one draw, at every point
+            from ..posterior import BLOCK, design_effect
+            clusters = np.array([int(r) // BLOCK for _, r in x.index])
         for col in met:
             xs, ys = x[col].to_numpy(bool), y[col].to_numpy(bool)
             a, b = int((xs & ys).sum()), int((xs & ~ys).sum())
             c, d = int((~xs & ys).sum()), int((~xs & ~ys).sum())
             diff, lo, hi = paired_difference_interval(a, b, c, d)
+            deff = 1.0 if clusters is None else design_effect(xs.astype(float) - ys.astype(float), clusters)
+            if deff > 1.0:
+                w = math.sqrt(deff)
+                lo, hi = max(-1.0, diff - w * (diff - lo)), min(1.0, diff + w * (hi - diff))
             rows.append({"scenario": s, "indicator": col[4:], "diff": diff, "ci_low": lo, "ci_high": hi,
                          "n": n, "p_scenario": (a + b) / n if n else float("nan"),
                          "p_baseline": (a + c) / n if n else float("nan"),
-                         "only_scenario": b, "only_baseline": c})
+                         "only_scenario": b, "only_baseline": c, "design_effect": deff})
     return pd.DataFrame(rows, columns=["scenario", "indicator", "diff", "ci_low", "ci_high", "n", "p_scenario",
-                                       "p_baseline", "only_scenario", "only_baseline"])
+                                       "p_baseline", "only_scenario", "only_baseline", "design_effect"])
