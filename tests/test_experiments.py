@@ -537,7 +537,8 @@ def test_cli_summarize_and_compare_json(tiny, capsys):
     assert main(["compare", str(out), "--baseline", "roadmap", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["baseline"] == "roadmap" and len(obj["rows"]) == 12
-    assert set(obj["rows"][0]) == {"scenario", "indicator", "diff", "ci_low", "ci_high"}
+    assert set(obj["rows"][0]) == {"scenario", "indicator", "diff", "ci_low", "ci_high", "design_effect"}
+    assert all(r["design_effect"] >= 1.0 for r in obj["rows"])   # the tiny sweep drew from the posterior
     assert main(["compare", str(out), "--baseline", "nowhere"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--baseline" in err and "roadmap" in err
