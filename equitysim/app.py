@@ -207,7 +207,23 @@ def indicator_view(model: EquityModel) -> dict:
             "decided": sum(r["status"] in ("met", "missed") for r in rows), "knobs": knobs,
             "parameters": changed, "seed": getattr(model, "app_seed", None),
             "seed_note": getattr(model, "seed_note", None), "scale": scale,
-            "risks": {k.replace("_", " "): int(v) for k, v in model.counts.items()}}
+            "risks": {k.replace("_", " "): int(v) for k, v in model.counts.items()},
+            "districts": district_view(model)}
+
+
+DISTRICT_LABELS = {"programs_scaled": "programs scaled", "programs_refined": "refined", "programs_replaced": "replaced",
+                   "programs_abandoned": "abandoned", "moved_to_lens": "districts moved to a lens",
+                   "mean_fidelity": "mean fidelity", "mean_burnout": "mean burnout"}
+
+
+def district_view(model) -> dict[str, str]:
+    """What districts did in the practitioner's cycle so far (label -> value text)."""
+    summary = model.district_summary() if hasattr(model, "district_summary") else {}
+    out = {}
+    for k, label in DISTRICT_LABELS.items():
+        v = summary.get(k, float("nan"))
+        out[label] = "n/a" if v != v else (f"{v:.2f}" if k.startswith("mean_") else f"{int(v)}")
+    return out
 
 
 STATUS_STYLE = {"met": ("#0072B2", "white"), "reached": ("#56B4E9", "black"), "missed": ("#D55E00", "white"),
@@ -232,11 +248,24 @@ def indicator_html(view: dict) -> str:
             f"<span class='knobs'>{e(view['knobs'])}</span>; <span class='parameter-source'>"
             f"{e(view.get('parameter_source', ''))}</span>.</p>{note}"
             f"<p style='margin:2px 0;color:#333'>Risk events so far: {e(risks) or 'none'}.</p>"
+            f"{district_html(view.get('districts', {}))}"
             "<table style='border-collapse:collapse;width:100%' class='indicator-table'>"
             "<thead><tr style='text-align:left;border-bottom:1px solid #ccc'><th>indicator</th><th>target</th>"
             f"<th>by year</th><th>value</th><th>status</th></tr></thead><tbody>{rows}</tbody></table>"
             "<p style='color:#555;font-size:13px'>Probabilities need many futures: "
             "<code>equitysim report</code> runs them.</p></div>")
+
+
+def district_html(districts: dict[str, str]) -> str:
+    """The small panel of what districts did (the practitioner's cycle)."""
+    import html
+
+    if not districts:
+        return ""
+    cells = "".join(f"<span style='display:inline-block;padding:0 6px'><b>{html.escape(v)}</b> {html.escape(k)}</span>"
+                    for k, v in districts.items())
+    return ("<div class='district-cycle' style='font-size:12px;margin:4px 0;padding:2px;border:1px solid #ddd'>"
+            f"<b>What districts did so far</b> (diagnose, design, implement, reflect): {cells}</div>")
 
 
 def state_status(model: EquityModel, policies=APP_POLICIES) -> dict[str, np.ndarray]:

@@ -102,31 +102,37 @@ class CoalitionArrays:
 
 class Cells:
     """The active (district, program) cells, as parallel arrays: `district`, `program`,
-    implementation `phase`, `quarters_in_phase`, `fidelity` (0-1). Ended cells are marked `dead`
-    and removed by `compact()`, so positions stay valid within a stage."""
+    implementation `phase`, `quarters_in_phase`, `fidelity` (0-1), and for the reflect step
+    (mechanisms/cycle.py) `pilot` (started as a pilot), `start_cut` (the district's cut in the
+    program's gap when it started: its baseline), `refined` (refined once after a weak result),
+    `start_quarter` and `quarters_reached` (quarters with schools reached). Ended cells are
+    marked `dead` and removed by `compact()`, so positions stay valid within a stage."""
 
-    __slots__ = ("district", "program", "phase", "quarters_in_phase", "fidelity", "dead")
-    COLUMNS = ("district", "program", "phase", "quarters_in_phase", "fidelity")
+    __slots__ = ("district", "program", "phase", "quarters_in_phase", "fidelity", "pilot", "start_cut", "refined",
+                 "start_quarter", "quarters_reached", "dead")
+    COLUMNS = ("district", "program", "phase", "quarters_in_phase", "fidelity", "pilot", "start_cut", "refined",
+               "start_quarter", "quarters_reached")
+    DTYPES = (np.int64, np.int64, np.int64, np.int64, float, bool, float, np.int8, np.int64, np.int64)
 
     def __init__(self):
-        self.district = np.zeros(0, np.int64)
-        self.program = np.zeros(0, np.int64)
-        self.phase = np.zeros(0, np.int64)
-        self.quarters_in_phase = np.zeros(0, np.int64)
-        self.fidelity = np.zeros(0)
+        for name, dt in zip(self.COLUMNS, self.DTYPES):
+            setattr(self, name, np.zeros(0, dt))
         self.dead = np.zeros(0, bool)
 
     def __len__(self):
         return len(self.district)
 
-    def append(self, district, program, phase, fidelity):
+    def append(self, district, program, phase, fidelity, pilot=None, start_cut=None, start_quarter=0):
         """Add new cells (dead ones are dropped first)."""
         self.compact()
-        self.district = np.concatenate([self.district, district])
-        self.program = np.concatenate([self.program, program])
-        self.phase = np.concatenate([self.phase, phase])
-        self.quarters_in_phase = np.concatenate([self.quarters_in_phase, np.zeros(len(district), np.int64)])
-        self.fidelity = np.concatenate([self.fidelity, fidelity])
+        n = len(district)
+        new = {"district": district, "program": program, "phase": phase, "fidelity": fidelity,
+               "pilot": np.zeros(n, bool) if pilot is None else pilot,
+               "start_cut": np.zeros(n) if start_cut is None else start_cut,
+               "start_quarter": np.full(n, start_quarter, np.int64)}
+        for name, dt in zip(self.COLUMNS, self.DTYPES):
+            col = new.get(name)
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, dt) if col is None else np.asarray(col, dt)]))
         self.dead = np.zeros(len(self.district), bool)
 
     def compact(self):

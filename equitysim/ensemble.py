@@ -80,6 +80,7 @@ def run_replication(spec: ScenarioSpec, seed: int, key, trajectories: bool = Fal
     rec["risk.recessions"] = model.counts["recessions"]
     rec.update({f"metric.{k}": float(last[k]) for k in _ind.TRAJECTORY_METRICS})
     rec.update({f"baseline.{k}": float(model.baseline[k]) for k in _ind.TRAJECTORY_METRICS})
+    rec.update({f"district.{k}": v for k, v in model.district_summary().items()})
     for ms in model.milestones:
         rec[f"milestone.{ms.id}"] = bool(model.milestone_values.get(ms.id, -math.inf) >= ms.target)
     rec[MILESTONES] = [(ms.id, ms.target, ms.year, ms.unit) for ms in model.milestones]
@@ -156,6 +157,13 @@ class EnsembleResult:
 
     def risks(self) -> dict[str, float]:
         return {k: float(self.runs[f"risk.{k}"].mean()) for k in RISK_COUNTS}
+
+    def districts(self) -> dict[str, float]:
+        """What districts did in the practitioner's cycle, means per replication: programs
+        scaled, refined, replaced, abandoned, districts moved to a lens, mean fidelity and
+        burnout (and staff turnover, district spending)."""
+        cols = [c for c in self.runs if c.startswith("district.")]
+        return {c.removeprefix("district."): float(self.runs[c].mean()) for c in cols}
 
     def metrics(self) -> dict[str, float]:
         return {k: float(self.runs[f"metric.{k}"].mean()) for k in _ind.TRAJECTORY_METRICS}
@@ -246,6 +254,7 @@ class EnsembleResult:
                  **({"variance_from_parameters": _round_or_none(split[r.id])} if split else {})}
                 for r in s.itertuples()],
             "risks": {k: round(v, 6) for k, v in self.risks().items()},
+            "districts": {k: (round(v, 6) if math.isfinite(v) else None) for k, v in self.districts().items()},
             "metrics": {k: round(v, 6) for k, v in self.metrics().items()},
             "milestones": [
                 {"id": r.id, "target": round(float(r.target), 6), "year": int(r.year), "p_met": round(float(r.p_met), 6),

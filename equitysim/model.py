@@ -1,7 +1,7 @@
 """The equitysim Mesa model: what happens in one quarter.
 
     federal government -> business cycle -> coalitions -> states -> districts -> schools
-    -> (at each year end) reflect on results, accumulate outcomes, record metrics
+    -> (at each year end) reflect on results (the practitioner's cycle), accumulate outcomes, record metrics
     -> (between quarters, adaptive plans only) check the [[adapt]] rules (mechanisms/adaptation.py)
 
 `EquityModel.step` names every stage; each is a function of a module in `mechanisms/` (one per
@@ -34,7 +34,7 @@ from .channels import FederalChannels, StateChannels
 from .fixed import Fixed
 from .measurement import measure as _measure
 from .milestones import milestones_of, value_now
-from .mechanisms import (adaptation, adoption, backlash, capacity, capital, coalitions, courts, elections,
+from .mechanisms import (adaptation, adoption, backlash, capacity, capital, coalitions, courts, cycle, elections,
                          enrollment, funding, implementation, opposition, outcomes, reflection)
 from .mechanisms.capacity import QuarterCapacity
 from .mechanisms.elections import START_YEAR  # noqa: F401 - part of the model's public surface
@@ -149,16 +149,22 @@ class EquityModel(mesa.Model):
         funding.set_funding_reform_cost(self)
         self.federal_backlash = np.array([a.backlash for a in cat.federal_actions])
         self.coalition_arrays = CoalitionArrays.initial(w.states["favorable"].to_numpy(), par)
+        habit, wrong_measure = cycle.initial_draws(self, init_rng)   # drawn first: the same in every scenario
         lens = self.spec.strategy.equity_as_lens
         as_lens = w.d_lens.copy() if lens is None else (init_rng.random(w.n_districts) < lens)
         self.district_arrays = DistrictArrays.initial(w, len(self.programs), as_lens)
         self.cells = self.district_arrays.cells
+        self.cycle = cycle.CycleArrays.initial(w.n_districts, len(self.programs), habit, wrong_measure)
+        self.cycle_counts = dict.fromkeys(cycle.DECISIONS, 0)
+        self.cycle_stats = {"years": 0, "fidelity": 0.0, "burnout": 0.0, "staff_turnover": 0.0, "spend_musd": 0.0,
+                            "reform_years": 0.0}
         self.outcome_arrays = OutcomeArrays.initial(self.n_states, w.n_districts, w.n_regions)
         self.quarter_capacity = QuarterCapacity(self.fixed.log_budget, self.fixed.budget_min, self.fixed.budget_max,
                                                 burnout=self.district_arrays.burnout, buy_in=self.district_arrays.buy_in)
         self.outcome_counts = {"started": np.zeros(len(self.programs), int)}
         self.touched_schools = TouchedSchools(self.fixed.sums, w)
         self._dynamic = np.ones((3, self.n_states), bool)
+        cycle.diagnose(self)   # every district's first diagnosis, from its baseline data
 
     # ------------------------------------------------------------------ the quarter
     def step(self):
@@ -202,6 +208,7 @@ class EquityModel(mesa.Model):
         lo = courts.court_challenges(self, u_cells, lo)
         funding.recession_cuts(self, u_cells, lo)
         self.cells.compact()
+        cycle.account_spending(self)
         # schools
         outcomes.relax_modifiers(self)
         if self.quarter % 4 == 3:
@@ -225,6 +232,7 @@ class EquityModel(mesa.Model):
         reflection.reflect(self)
         capital.wins(self)
         outcomes.accumulate(self)
+        cycle.record_year(self)
         m = self.measure()
         m["year"] = year
         self.history.append(m)
@@ -309,6 +317,17 @@ class EquityModel(mesa.Model):
     def cells_coverage(self) -> np.ndarray:
         """Share of schools reached by each active cell in its current phase."""
         return self.program_table.coverage_of(self.cells.program, self.cells.phase)
+
+    def district_summary(self) -> dict[str, float]:
+        """What districts did in the practitioner's cycle so far (mechanisms/cycle.py)."""
+        return cycle.summary(self)
+
+    @property
+    def design_weight(self) -> np.ndarray:
+        """(n_districts, n_programs) this quarter's design weight of the adoption hazards (a copy;
+        call after `capacity.fix_for_quarter`)."""
+        from .mechanisms.diffusion import regional_peer_share
+        return cycle.design_weights(self, regional_peer_share(self)).T
 
     def start_cells(self, d: np.ndarray, k: np.ndarray):
         """Start program k[i] in district d[i] (implementation.start_cells)."""

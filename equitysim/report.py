@@ -264,6 +264,12 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
                 parts.append(_table(adaptation_table(r)))
     if "trajectories" in fig_by:
         parts.append("<h2>Over ten years: the roadmap's metrics</h2>" + _figure(*fig_by["trajectories"]))
+    panel = district_panel(res)
+    if panel:
+        parts.append("<h2>What districts did</h2><p>The practitioner's cycle inside every district, means per "
+                     "simulated future: programs scaled, refined, replaced or abandoned on the district's own "
+                     "results, districts that moved equity into their core processes (a lens), and the mean "
+                     "fidelity and burnout of districts running programs.</p>" + panel)
     parts.append("<h2>Every indicator, in a sentence</h2>")
     for name, rows in sentences.items():
         items = "".join(f"<li>{_e(s)} <em>({likelihood(p)})</em></li>" for _, p, s in rows)
@@ -290,6 +296,26 @@ def build_report(results, sensitivity=None, command: str | None = None, map_year
                  "<p>The same scenario file, seed and number of replications give the same numbers on any "
                  "machine and with any number of workers.</p></footer></body></html>")
     return "\n".join(parts)
+
+
+DISTRICT_COLUMNS = {"programs_scaled": "scaled", "programs_refined": "refined", "programs_replaced": "replaced",
+                    "programs_abandoned": "abandoned", "moved_to_lens": "moved to a lens",
+                    "mean_fidelity": "mean fidelity", "mean_burnout": "mean burnout"}
+
+
+def district_panel(res) -> str:
+    """A small table of what districts did per scenario ('' when the results carry no record)."""
+    rows = []
+    for name, r in res.items():
+        runs = getattr(r, "runs", None)
+        if runs is None or not any(f"district.{k}" in runs for k in DISTRICT_COLUMNS):
+            continue
+        row = {"scenario": name}
+        for k, label in DISTRICT_COLUMNS.items():
+            v = float(runs[f"district.{k}"].mean()) if f"district.{k}" in runs else float("nan")
+            row[label] = "n/a" if v != v else (f"{v:.2f}" if k.startswith("mean_") else f"{v:.1f}")
+        rows.append(row)
+    return _table(pd.DataFrame(rows)) if rows else ""
 
 
 def _text_page(pdf, title: str, paragraphs: list[str], size=(8.27, 11.69)):

@@ -129,6 +129,11 @@ class Strategy(Strict):
     budget_multiplier: float = Field(1.0, ge=0, le=5)
     buy_in_multiplier: float = Field(1.0, ge=0, le=2)
     lock_in: bool = True
+    # the guide's burnout mitigations (pitfall 4), shares of the maximum, each with a cost
+    leadership_rotation: float = Field(0.0, ge=0, le=1)
+    release_time: float = Field(0.0, ge=0, le=1)   # stipends and release time for equity teams
+    # districts decide on their own outcome change (refine, replace, abandon, scale); False: keep everything
+    reflect_on_outcomes: bool = True
 
 
 # ---------------------------------------------------------------- adaptive plans ([[adapt]] rules)

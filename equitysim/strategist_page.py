@@ -40,9 +40,12 @@ KNOBS = {
     "technical_assistance": ("Technical assistance", "share of the maximum", 0.0, 1.0, 0.05),
     "budget_multiplier": ("Budget", "x the catalogue's budget", 0.0, 5.0, 0.05),
     "buy_in_multiplier": ("Local buy-in", "x the world's buy-in", 0.0, 2.0, 0.05),
+    "leadership_rotation": ("Leadership rotation", "share of equity teams rotating their lead (costs district money)", 0.0, 1.0, 0.05),
+    "release_time": ("Stipends and release time", "share of the maximum for equity teams (costs district money)", 0.0, 1.0, 0.05),
 }
 FLAGS = {"pilot_first": "Pilot first (programs start as pilots)",
-         "lock_in": "Lock reforms in law (institutionalize)"}
+         "lock_in": "Lock reforms in law (institutionalize)",
+         "reflect_on_outcomes": "Districts reflect on their own outcomes (refine, replace, abandon, scale)"}
 LEGAL = ("within_law", "race_conscious")
 WHERE_WORDS = {"default": "default (each action's own)", "list": "these states (codes below)"}
 

@@ -33,7 +33,9 @@ def test_identical_json_whatever_the_number_of_workers():
 
 def test_json_shape(small):
     out = run(small, 3, seed=1).to_json()
-    assert set(out) == {"scenario", "replications", "seed", "indicators", "risks", "metrics", "milestones"}
+    assert set(out) == {"scenario", "replications", "seed", "indicators", "risks", "districts", "metrics", "milestones"}
+    assert {"programs_scaled", "programs_refined", "programs_replaced", "programs_abandoned", "moved_to_lens",
+            "mean_fidelity", "mean_burnout"} <= set(out["districts"])
     assert len(out["indicators"]) == 12
     assert set(out["indicators"][0]) == {"id", "horizon_year", "target", "p_met", "ci_low", "ci_high"}
     assert set(out["risks"]) == {"backlash_events", "leadership_changes", "superintendent_changes", "funding_cuts",

@@ -174,8 +174,10 @@ def test_adoption_hazards_equal_the_plain_rule_and_respect_their_bounds():
         h = plain_hazards(model)
         hazard, bound = adoption.district_hazards(model)
         n_d, n_k = h.shape
-        for i, pool in enumerate(model.fixed.strata_pool):
-            k = model.fixed.stratum_program[i]
+        S = adoption.focus_strata(model)
+        assert sorted(np.concatenate(S.strata_pool).tolist()) == sorted(np.concatenate(model.fixed.strata_pool).tolist())
+        for i, pool in enumerate(S.strata_pool):
+            k = S.stratum_program[i]
             np.testing.assert_allclose(hazard(pool, np.full(len(pool), k)), h[pool, k], rtol=1e-12, atol=1e-15)
             assert (h[pool, k] <= bound[i] * (1 + 1e-12)).all()
         seen.append(float(h.sum()))

@@ -16,7 +16,8 @@ def test_every_parameter_is_documented():
 
 
 def test_every_source_is_a_study_a_roadmap_figure_or_a_reasoned_assumption():
-    """A source cites a study or table with its year, the roadmap, a calibration/computation
+    """A source cites a study or table with its year, the roadmap or the practitioner's guide
+    (quoting the passage that states the mechanism), a calibration/computation
     against shipped data, or says 'assumption' and gives the reasoning."""
     import re
 
@@ -25,7 +26,7 @@ def test_every_source_is_a_study_a_roadmap_figure_or_a_reasoned_assumption():
         if s.lower().startswith("assumption"):
             assert len(s) >= 40, f"{p.name}: an assumption needs its reasoning, got {s!r}"
         else:
-            cited = re.search(r"(19|20)\d\d", s) or s.lower().startswith(("roadmap", "calibration", "computed"))
+            cited = re.search(r"(19|20)\d\d", s) or s.lower().startswith(("roadmap", "guide", "calibration", "computed"))
             assert cited, f"{p.name}: source names no study with a year, roadmap figure or calibration: {s!r}"
 
 

@@ -1,7 +1,7 @@
 """Two-sample comparison of replication records (fast model vs reference, or any two samples).
 
 Every indicator (met or not: Fisher's exact test), every indicator value, year-10 metric and
-risk count (two-sample Kolmogorov-Smirnov test) is tested; the samples are "indistinguishable"
+risk count and practitioner's-cycle count or mean (two-sample Kolmogorov-Smirnov test) is tested; the samples are "indistinguishable"
 when no test rejects at a Bonferroni-corrected level, family-wise `alpha` (default 0.01).
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-PREFIXES = ("met.", "value.", "metric.", "risk.", "adapt.", "adapt_fires.")  # adapt*: adaptive plans only
+PREFIXES = ("met.", "value.", "metric.", "risk.", "district.", "adapt.", "adapt_fires.")  # adapt*: adaptive plans only
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, alpha: float = 0.01) -> pd.DataFrame:

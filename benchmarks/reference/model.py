@@ -362,10 +362,13 @@ class State(mesa.Agent):
 
 
 class Program:
-    """One program running in one district."""
+    """One program running in one district (with what the reflect step needs: started as a
+    pilot, the district's cut in its gap at the start, refined once, start quarter, quarters
+    with schools reached)."""
 
-    def __init__(self, phase, fid):
+    def __init__(self, phase, fid, pilot=False, start_cut=0.0, start_q=0):
         self.phase, self.qin, self.fid = phase, 0, fid
+        self.pilot, self.start_cut, self.refined, self.start_q, self.reached_q = pilot, start_cut, False, start_q, 0
 
 
 class District(mesa.Agent):
@@ -395,6 +398,12 @@ class District(mesa.Agent):
         self.schools: list[School] = []
         self.can = [self.eligible(k) for k in range(len(model.programs))]
         self.any_eligible = any(self.can)
+        # the practitioner's cycle
+        self.learning, self.feedback, self.staff_turnover = 0.0, 0.0, 0.0
+        self.focus, self.fit = -1, [1.0] * len(model.programs)
+        self.abandoned: set[int] = set()
+        self.win_streak = self.pressure_years = 0
+        self.budget = 1.0
 
     def eligible(self, k: int) -> bool:
         """Controlled choice needs a diverse multi-school district, an interdistrict program another
@@ -426,11 +435,79 @@ class District(mesa.Agent):
         self.model.outcomes[reason][k] += 1
 
     def start(self, k: int):
-        m = self.model
-        # Without the guide's prerequisites a district adopts on paper, at low fidelity.
-        self.programs[k] = Program(m.start_phase[k], self.capacity * (m.p["start_fidelity_prepared"] if self.prereq else m.p["start_fidelity_unprepared"]))
-        self.reached[k] = max(self.reached[k], m.start_phase[k])
+        m, p = self.model, self.model.p
+        # Without the guide's prerequisites a district adopts on paper, at low fidelity; with low
+        # buy-in it starts as a volunteer pilot whatever the strategy.
+        low = self.buy_in < p["low_buy_in_threshold"]
+        phase = 0 if low else m.start_phase[k]
+        self.programs[k] = Program(phase, self.capacity * (p["start_fidelity_prepared"] if self.prereq else p["start_fidelity_unprepared"]),
+                                   low or m.spec.strategy.pilot_first, self.cut_of(k), m.quarter)
+        self.reached[k] = max(self.reached[k], phase)
         m.outcomes["started"][k] += 1
+
+    # ------------------------------------------------------------ the practitioner's cycle
+    def cut_of(self, k: int) -> float:
+        """The cut now in program k's gap in this district (all policy and program parts)."""
+        ch = self.model.programs[k].channel
+        if ch == "suspension":
+            return self.susp_cut[BLACK]
+        if ch == "ap_gap":
+            return self.ap_cut
+        if ch == "teacher_gap":
+            return self.teach_cut
+        if ch == "segregation":
+            return 1 - self.seg_keep
+        return self.inter_mix
+
+    def supported(self, k: int) -> bool:
+        """Community and staff support the program (every condition of its local rows)."""
+        return all(self.condition(c) for c in self.model.program_conditions[k])
+
+    def diagnose(self):
+        """Focus: the eligible program with the largest log own gap + support + spread x habit;
+        fit: each program's own gap over the largest."""
+        m, p = self.model, self.model.p
+        self.own = own = [self.gap[m.domain[k]] * (1 - min(self.cut_of(k), 1)) if self.can[k] else 0.0
+                          for k in range(len(m.programs))]
+        top = max(own)
+        self.fit = [o / top if top > 0 else 1.0 for o in own]
+        spread = (p["diagnosis_noise_prepared"] if self.prereq else p["diagnosis_noise_unprepared"]) * (1 - self.learning)
+        best, self.focus = -math.inf, -1
+        for k, o in enumerate(own):
+            if o > 0 and k not in self.abandoned:
+                score = math.log(o) + p["diagnosis_support_weight"] * self.supported(k) + spread * self.habit[k]
+                if score > best:
+                    best, self.focus = score, k
+        # normalisations: focus weights and the cost preference (at today's budget pressure)
+        # average one over the district's eligible programs
+        n = max(sum(self.can), 1)
+        norm = n / (p["focus_adoption_mult"] + p["off_focus_adoption_mult"] * (n - 1))
+        tight = clip(1 - self.budget, 0, 1)
+        z = sum(math.exp(m.cost_slope[k] * tight) for k in range(len(m.programs)) if self.can[k]) / n
+        self.weight_scale = norm / max(z, 1e-300)
+
+    def time_short(self) -> bool:
+        return 1 - self.burnout < self.model.p["time_short_threshold"]
+
+    def cap(self) -> int:
+        return 1 if self.time_short() else int(self.model.p["max_concurrent_programs"])
+
+    def design_weight(self, k: int) -> float:
+        """The design weight of program k's adoption hazard this quarter."""
+        m, p = self.model, self.model.p
+        if len(self.programs) >= self.cap():
+            return 0.0
+        wt = (p["focus_adoption_mult"] if k == self.focus else p["off_focus_adoption_mult"]) * self.weight_scale
+        wt *= math.exp(m.cost_slope[k] * clip(1 - self.budget, 0, 1))
+        if self.time_short():
+            wt *= 1 + p["tested_design_weight"] * m.region_active[self.region][k] / m.region_size[self.region]
+        if k in self.abandoned:
+            wt *= p["abandoned_adoption_keep"]
+        return wt
+
+    def size_cost(self) -> float:
+        p = self.model.p
+        return min(max(self.enroll / p["district_cost_medium_enrollment"], p["district_cost_size_min"]), p["district_cost_size_max"])
 
     def capacity_and_turnover(self):
         m, p, s = self.model, self.model.p, self.model.spec.strategy
@@ -443,11 +520,15 @@ class District(mesa.Agent):
         self.buy_in = clip(self.buy_in + m.support("community_support") * p["community_support_buy_in_gain"], 0, 1)
         time, buy = clip(1 - self.burnout, p["capacity_time_min"], 1), clip(self.buy_in * s.buy_in_multiplier, p["capacity_buy_in_min"], 1)
         self.capacity = (budget * time * buy) ** (1 / 3)
+        self.budget = budget
         ps = min(m.support("prerequisites") * p["prerequisite_gain_per_support"], 1.0)
         if ps > 0 and not self.prereq and m.random.random() < ps:
             self.prereq = True
+        if self.programs:
+            m.cycle_stats["reform_years"] += DT
         if self.programs and m.random.random() < hazard(p["superintendent_turnover"] * (1 + self.burnout)):
             m.counts["superintendent_changes"] += 1   # a new superintendent may drop programs
+            self.feedback = 0.0                       # and the frontline-feedback loop starts again
             for k in list(self.programs):
                 if self.programs[k].phase < m.final_phase[k] and not self.lens and m.random.random() < p["turnover_program_loss"]:
                     self.end(k, "dropped")
@@ -486,7 +567,7 @@ class District(mesa.Agent):
                 if prog.family == "integration":   # larger districts have the central office for it
                     r *= (self.enroll / m.median_enroll) ** p["size_adoption_elasticity"]
                 rate = max(rate, r)
-            if m.random.random() < hazard(rate):
+            if m.random.random() < hazard(rate * self.design_weight(k)):
                 m.wishes.append((self, k))
 
     def technical_assistance(self) -> float:
@@ -508,17 +589,30 @@ class District(mesa.Agent):
         ta = self.technical_assistance()
         n = len(self.programs)
         attention = 1 + p["attention_cost"] * max(n - 1, 0)   # limited leadership attention
-        target = clip(self.capacity * (1.0 if self.prereq else p["fidelity_unprepared_share"]) * rushed * (1 + m.support("fidelity"))
-                      * (1 + p["ta_fidelity_gain"] * ta) * (1 - p["burnout_fidelity_cut"] * self.burnout) / attention, 0, 1)
-        for prog in self.programs.values():
-            prog.fid += (target - prog.fid) * p["fidelity_adjustment"]
-        self.burnout = clip(self.burnout + (p["burnout_rate"] * n - p["burnout_recovery_idle"] * (n == 0) - p["burnout_recovery"]) * DT, 0, 1)
+        # the frontline-feedback loop: listening over leadership attention
+        listen = (1.0 if self.prereq else p["feedback_unprepared_share"]) / attention if n else 0.0
+        self.feedback += (listen - self.feedback) * p["feedback_adjustment"]
+        self.staff_turnover = (p["staff_turnover_base"] * (1 + p["staff_turnover_burnout"] * self.burnout)
+                               * (1 - p["stipend_retention"] * s.release_time))
+        loss = p["staff_turnover_fidelity_loss"] * hazard(self.staff_turnover)
+        base = (self.capacity * (1.0 if self.prereq else p["fidelity_unprepared_share"]) * rushed * (1 + m.support("fidelity"))
+                * (1 + p["ta_fidelity_gain"] * ta) * (1 - p["burnout_fidelity_cut"] * self.burnout) / attention
+                * (1 + p["feedback_fidelity_gain"] * self.feedback))
+        for k, prog in self.programs.items():
+            fit = p["misfit_fidelity_share"] + (1 - p["misfit_fidelity_share"]) * self.fit[k]
+            prog.fid += (clip(base * fit, 0, 1) - prog.fid) * p["fidelity_adjustment"]
+            prog.fid *= 1 - loss
+            prog.reached_q += m.coverage(k, prog.phase) > 0
+        growth = 1 - p["rotation_burnout_cut"] * s.leadership_rotation
+        extra = p["release_recovery"] * s.release_time * (n > 0)
+        self.burnout = clip(self.burnout + (p["burnout_rate"] * growth * n - p["burnout_recovery_idle"] * (n == 0) - p["burnout_recovery"]
+                                            - extra) * DT, 0, 1)
         # Competing risks: one uniform per program, each risk claims a slice of it.
         race = s.legal_design == "race_conscious"
         for k in list(self.programs):
             prog, u = self.programs[k], m.random.random()
             fail_rate = (p["implementation_failure_rate"] * (1 - p["ta_failure_reduction"] * ta)
-                         * (1 - (p["pilot_failure_reduction"] if s.pilot_first else -p["no_pilot_failure_increase"]))
+                         * (1 - (p["pilot_failure_reduction"] if prog.pilot else -p["no_pilot_failure_increase"]))
                          * (p["pacing_risk_offset"] + s.pacing)
                          * (p["failure_capacity_offset"] - self.capacity) * (p["failure_fidelity_offset"] - prog.fid) * (1 + self.burnout))
             h_fail = hazard(fail_rate) if prog.phase < m.final_phase[k] else 0.0
@@ -567,16 +661,69 @@ class District(mesa.Agent):
         self.teach_cut += (t_target - self.teach_cut) * lag
 
     def reflect(self):
-        """A visibly effective program is a public win, if the data show it."""
-        m = self.model
-        best = max((self.effect(k) for k in self.programs), default=0.0)
-        quality = min(1.0, m.data_quality + self.state.channel("data") * m.p["federal_data_weight"])
-        if best > m.p["reflect_win_threshold"] * m.p["reflect_win_scale"] and m.random.random() < quality:
+        """Judge each program on the district's own outcome change since it started (measured with
+        noise, larger where the district measures the wrong thing): a public win, scale, refine,
+        then replace or abandon; honest failures teach. Then lens or program, and diagnose again."""
+        m, p = self.model, self.model.p
+        rnd = m.random.random
+        win, failed, drops = False, [], []
+        for k in list(self.programs):
+            prog = self.programs[k]
+            signal = (self.cut_of(k) - prog.start_cut) / m.full_effect[k]
+            sd = p["measure_noise_sd"] * (p["wrong_measure_noise_mult"] if self.wrong_measure else 1.0)
+            measured = signal + sd * m.random.gauss(0.0, 1.0)
+            if prog.reached_q < p["reflect_min_quarters"]:
+                continue
+            if measured >= p["reflect_win_threshold"] * p["reflect_win_scale"]:
+                win = True
+            if not m.spec.strategy.reflect_on_outcomes:
+                continue
+            if measured >= p["reflect_scale_signal"] and prog.phase < m.final_phase[k]:
+                prog.qin = m.phase_quarters[k][prog.phase]   # scale: the next phase at once
+                m.cycle_counts["programs_scaled"] += 1
+            if m.quarter - prog.start_q >= p["reflect_patience_quarters"] and measured < p["reflect_fail_signal"]:
+                failed.append(k)
+                if not prog.refined:
+                    prog.refined = True
+                    prog.fid = min(prog.fid + p["refine_fidelity_gain"], 1)
+                    m.cycle_counts["programs_refined"] += 1
+                else:
+                    drops.append(k)
+        for k in failed:   # an honest report teaches and may fix what the district measures
+            if rnd() < (p["failure_report_prepared"] if self.prereq else p["failure_report_unprepared"]):
+                self.learning = 1 - (1 - self.learning) * (1 - p["failure_learning_gain"])
+                if rnd() < p["failure_measure_fix"]:
+                    self.wrong_measure = False
+        # replaced when another candidate fits the district's gaps at least as well, else abandoned
+        others = [any(self.can[j] and j not in self.abandoned and j not in drops and j not in self.programs
+                      and self.own[j] > 0 and self.own[j] >= self.own[k] for j in range(len(m.programs))) for k in drops]
+        for k, other in zip(drops, others):
+            self.abandoned.add(k)
+        for k, other in zip(drops, others):
+            reason = "programs_replaced" if other else "programs_abandoned"
+            m.cycle_counts[reason] += 1
+            self.end(k, "replaced" if other else "abandoned")
+        support = m.support("data") + (m.federal.channel("data") + self.state.channel("data")) * p["federal_data_weight"]
+        if self.wrong_measure and rnd() < 1 - math.exp(-p["measure_fix_rate"] * support):
+            self.wrong_measure = False
+        if win:   # a public win
             self.program_wins += 1
-            self.buy_in = min(self.buy_in + m.p["win_buy_in_gain"], 1)
+            self.buy_in = min(self.buy_in + p["win_buy_in_gain"], 1)
             for prog in self.programs.values():
-                prog.fid = min(prog.fid + m.p["win_fidelity_gain"], 1)
+                prog.fid = min(prog.fid + p["win_fidelity_gain"], 1)
             m.winners.append(self)
+        # lens or program
+        self.win_streak = self.win_streak + 1 if win else 0
+        pressure = (m.recession_left > 0 or self.state.opposition >= p["lens_pressure_opposition"]
+                    or self.burnout >= p["lens_pressure_burnout"])
+        self.pressure_years = self.pressure_years + 1 if pressure else 0
+        if not self.lens:
+            if not self.wrong_measure and self.win_streak >= p["lens_win_years"] and rnd() < p["lens_move_prob"]:
+                self.lens = True
+                m.cycle_counts["moved_to_lens"] += 1
+        elif self.pressure_years >= p["lens_pressure_years"] and rnd() < p["lens_drift_prob"]:
+            self.lens = False
+        self.diagnose()
 
     def spending_ratio(self) -> float:
         """Per-pupil spending relative to the state's baseline mean."""
@@ -733,7 +880,8 @@ class ReferenceModel(mesa.Model):
         self.quarter, self.n_quarters = 0, spec.years * 4
         self._support_q = None
         self.counts = dict.fromkeys(RISK_COUNTS + ("recessions",), 0)
-        self.outcomes = {r: [0] * len(self.programs) for r in ("started", "failed", "dropped", "reversed", "struck", "cut")}
+        self.outcomes = {r: [0] * len(self.programs) for r in ("started", "failed", "dropped", "reversed", "struck", "cut", "replaced",
+                                                              "abandoned")}
         self.recession_left = 0
         self.national_win_share = 0.0
         self.median_enroll = float(np.median(w.d_enroll))
@@ -764,6 +912,9 @@ class ReferenceModel(mesa.Model):
         self.districts = []
         for i in range(w.n_districts):
             d = District(self, i, w)
+            # habit (a Gumbel draw per program) and whether the district measures the wrong thing
+            d.habit = [-math.log(-math.log(max(self.random.random(), 1e-300))) for _ in self.programs]
+            d.wrong_measure = self.random.random() >= self.p["data_quality_base"]
             if lens is not None:
                 d.lens = self.random.random() < lens
             d.state = self.states[w.d_state[i]]
@@ -782,6 +933,7 @@ class ReferenceModel(mesa.Model):
             sc.baseline()
         for d in self.districts:
             d.expo0 = d.exposure()
+        self.setup_cycle()
         self.state_rows = [Row(r, self, False) for r in self.plan.state_rows]
         self.local_rows = [Row(r, self, True) for r in self.plan.local_rows]
         self.history, self.snapshots = [], {}
@@ -789,6 +941,63 @@ class ReferenceModel(mesa.Model):
         # adaptive plans: when each rule is due, its cool-down and the timetable edits are the
         # deterministic bookkeeping shared with the fast model; signposts are read here, plainly
         self.adaptation = Adaptation(spec, self.counts, self.federal.supportive) if spec.adapt else None
+
+    def setup_cycle(self):
+        """The practitioner's cycle: each program's domain, full effect and supporting
+        conditions; each district's baseline gaps over its state's or the nation's level (the
+        larger ratio), computed school by school; the first diagnosis."""
+        p = self.p
+        domain_of = {"suspension": 0, "ap_gap": 1, "teacher_gap": 2, "segregation": 3, "interdistrict": 3}
+        self.domain = [domain_of[pr.channel] for pr in self.programs]
+        size = {"suspension": p["restorative_suspension_cut"] + p["restorative_black_extra_cut"], "ap_gap": p["detracking_ap_gap_cut"],
+                "teacher_gap": p["teacher_equity_gap_cut"], "segregation": p["controlled_choice_segregation_cut"],
+                "interdistrict": p["interdistrict_segregation_cut"]}
+        self.full_effect = [size[pr.channel] for pr in self.programs]
+        self.program_conditions = [sorted({c for a in self.catalogue.actions if a.level == "local" and a.policy == pr.id
+                                           for c in a.eligibility}) for pr in self.programs]
+        self.cost_reference = math.exp(sum(math.log(max(c, 1e-300)) for c in self.program_cost) / len(self.program_cost))
+        self.cost_slope = [-p["cost_aversion"] * math.log(max(c / self.cost_reference, 1e-300)) for c in self.program_cost]
+        self.cycle_counts = {k: 0 for k in ("programs_scaled", "programs_refined", "programs_replaced", "programs_abandoned",
+                                            "moved_to_lens")}
+        self.cycle_stats = {"years": 0, "fidelity": 0.0, "burnout": 0.0, "staff_turnover": 0.0, "spend_musd": 0.0, "reform_years": 0.0}
+        raw = []
+        for d in self.districts:
+            wt = bl = mi = 0.0
+            nw = nb = tw = tm = 0.0
+            for sc in d.schools:
+                e = [x for x in sc.now]
+                wt, bl, mi = wt + e[WHITE], bl + e[BLACK], mi + e[BLACK] + e[HISPANIC]
+                nw, nb = nw + e[WHITE] * sc.noise, nb + e[BLACK] * sc.noise
+                tw, tm = tw + e[WHITE] * sc.texp_dev, tm + (e[BLACK] + e[HISPANIC]) * sc.texp_dev
+            disc = max(p["suspension_ratio_black_white"] * (nb / bl if bl > 0 else 0.0) - (nw / wt if wt > 0 else 0.0), 0.0)
+            teach = max((tw / wt if wt > 0 else 0.0) - (tm / mi if mi > 0 else 0.0), 0.0)
+            integ = 0.5 * sum(abs((sc.now[WHITE] / wt if wt > 0 else 0.0) - ((sc.now[BLACK] + sc.now[HISPANIC]) / mi if mi > 0 else 0.0))
+                              for sc in d.schools)
+            raw.append(([disc, 1.0, teach, integ], mi))
+        n_st = len(self.states)
+        st_num, st_den = [[0.0] * 4 for _ in range(n_st)], [0.0] * n_st
+        nat_num, nat_den = [0.0] * 4, 0.0
+        for d, (g, wgt) in zip(self.districts, raw):
+            i = d.state.index
+            st_den[i] += wgt
+            nat_den += wgt
+            for j in range(4):
+                st_num[i][j] += g[j] * wgt
+                nat_num[j] += g[j] * wgt
+        for d, (g, _) in zip(self.districts, raw):
+            i = d.state.index
+            d.gap = []
+            for j in range(4):
+                st_level = st_num[i][j] / st_den[i] if st_den[i] > 0 else 0.0
+                nat = nat_num[j] / nat_den
+                d.gap.append(max(g[j] / st_level if st_level > 0 else 0.0, g[j] / nat if nat > 0 else 0.0))
+            d.diagnose()
+
+    def mitigation_cost(self) -> float:
+        """$M a year the strategy's burnout mitigations cost now (districts running equity work)."""
+        p, s = self.p, self.spec.strategy
+        per = s.leadership_rotation * p["rotation_cost_musd"] + s.release_time * p["release_cost_musd"]
+        return per * sum(d.size_cost() for d in self.districts if d.programs) if per > 0 else 0.0
 
     # ---------------------------------------------------------------- calendar and plan
     @property
@@ -893,12 +1102,15 @@ class ReferenceModel(mesa.Model):
             self.random.shuffle(wishes)
             money = self.family_funds(family) - sum(self.program_cost_of(d, k) for d in self.districts for k in d.programs
                                                     if self.programs[k].family == family)
+            if family == "general":   # burnout mitigations are paid first
+                money -= self.mitigation_cost()
             spent = 0.0
             for d, k in wishes:
                 spent += self.program_cost_of(d, k)
                 if spent > money:
                     break
-                d.start(k)
+                if len(d.programs) < d.cap():   # at most two or three at once
+                    d.start(k)
 
     # ---------------------------------------------------------------- the quarter
     def step(self):
@@ -928,6 +1140,8 @@ class ReferenceModel(mesa.Model):
         districts.do("adopt")
         self.fund_wishes()
         districts.do("implement")
+        self.cycle_stats["spend_musd"] += (sum(self.program_cost_of(d, k) for d in self.districts for k in d.programs)
+                                           + self.mitigation_cost()) * DT
         im = self.program_index["interdistrict_magnet"]
         self.region_effect = [0.0] * len(self.region_size)
         for d in self.districts:
@@ -984,7 +1198,6 @@ class ReferenceModel(mesa.Model):
 
     def year_end(self):
         p, q = self.p, self.quarter
-        self.data_quality = p["data_quality_base"] + self.support("data") + self.federal.channel("data") * p["federal_data_weight"]
         self.winners = []
         self.agents_by_type[District].do("reflect")
         stories = p["story_base"] + self.support("stories")
@@ -1002,6 +1215,14 @@ class ReferenceModel(mesa.Model):
         self.agents_by_type[State].do("add_win_capital")   # local wins buy legislative room
         self.agents_by_type[School].do("year_end")
         self.agents_by_type[District].do("year_end")
+        running = [d for d in self.districts if d.programs]
+        if running:
+            progs = [prog for d in running for prog in d.programs.values()]
+            st = self.cycle_stats
+            st["years"] += 1
+            st["fidelity"] += sum(prog.fid for prog in progs) / len(progs)
+            st["burnout"] += sum(d.burnout for d in running) / len(running)
+            st["staff_turnover"] += sum(d.staff_turnover for d in running) / len(running)
         m = self.measure()
         m["year"] = q // 4 + 1
         self.history.append(m)
@@ -1124,4 +1345,10 @@ def run_reference(spec, seed: int, world=None) -> dict:
     if model.adaptation is not None:
         rec.update({f"adapt.{k}": v for k, v in model.adaptation.first_years().items()})
         rec.update({f"adapt_fires.{r.name}": float(n) for r, n in zip(model.adaptation.rules, model.adaptation.fires)})
+    st = model.cycle_stats
+    rec.update({f"district.{k}": float(v) for k, v in model.cycle_counts.items()})
+    for k, name in (("fidelity", "mean_fidelity"), ("burnout", "mean_burnout"), ("staff_turnover", "mean_staff_turnover")):
+        rec[f"district.{name}"] = st[k] / st["years"] if st["years"] else float("nan")
+    rec["district.spend_musd"] = st["spend_musd"]
+    rec["district.superintendent_turnover"] = model.counts["superintendent_changes"] / st["reform_years"] if st["reform_years"] else float("nan")
     return rec

@@ -57,4 +57,28 @@ def plain_hazards(m) -> np.ndarray:
     for name, param in (("restorative", "background_restorative_rate"), ("controlled_choice", "background_integration_rate")):
         k = m.program_index[name]
         rate[:, k] = np.maximum(rate[:, k], np.where(m.eligible[:, k] & ~m.active[:, k], p[param] * climate_mult, 0.0))
-    return 1.0 - np.exp(-np.maximum(rate, 0.0) * DT)
+    return 1.0 - np.exp(-np.maximum(rate, 0.0) * plain_design_weight(m) * DT)
+
+
+def plain_design_weight(m) -> np.ndarray:
+    """(n_districts, n_programs) the practitioner's design weight, written densely: focus or not
+    (x the district's normalisation of its last diagnosis), budget pressure on cost, tested designs for time-constrained districts, abandoned programs,
+    and no start at the cap."""
+    p, w = m.p, m.world
+    n_d, n_k = m.active.shape
+    focus = m.cycle.focus
+    wt = np.where(np.arange(n_k)[None, :] == focus[:, None], p["focus_adoption_mult"], p["off_focus_adoption_mult"])
+    wt = wt * m.cycle.weight_scale[:, None]   # the normalisations fixed at the last diagnosis
+    cost = m.fixed.base_cost
+    ref = np.exp(np.mean(np.log(cost)))
+    budget = m.fixed.budget_base * np.exp(m.quarter_capacity.log_factor)
+    tight = np.clip(1 - budget, 0, 1)
+    wt = wt * (cost[None, :] / ref) ** (-p["cost_aversion"] * tight[:, None])
+    short = 1 - m.district_arrays.burnout < p["time_short_threshold"]
+    region_n = np.bincount(w.d_region, minlength=w.n_regions)
+    peers = np.stack([np.bincount(w.d_region, weights=m.active[:, k], minlength=w.n_regions) / region_n
+                      for k in range(n_k)], 1)[w.d_region]
+    wt = np.where(short[:, None], wt * (1 + p["tested_design_weight"] * peers), wt)
+    wt = np.where(m.cycle.abandoned.T, wt * p["abandoned_adoption_keep"], wt)
+    cap = np.where(short, 1, int(p["max_concurrent_programs"]))
+    return wt * (m.active.sum(1) < cap)[:, None]

@@ -19,6 +19,11 @@ hazard per stratum (every district of a stratum independently with the bound's p
 and each is accepted with probability hazard / bound, which is the same Bernoulli draw
 ("thinning"); hazards are evaluated only as far as the money goes.
 
+Each (district, program) hazard is multiplied by the district's design weight (the practitioner's
+cycle, cycle.py: its diagnosed focus, budget pressure, time, programs it abandoned and its cap of
+programs at once); starts beyond the cap in the same quarter are dropped in priority order, and
+the strategy's burnout mitigations are paid from the general program money first.
+
 Effort enters once, with diminishing returns, at every level (an earlier version multiplied the
 district push by the raw effort a second time, a leftover of the paced rule; fixed in session 4
 with the measured docs rerun).
@@ -37,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..numerics import DT, LazySample, bernoulli_subset, hazard, nonzero
-from . import capital, constituencies, diffusion, opposition
+from . import capital, constituencies, cycle, diffusion, opposition
 
 FAMILIES = ("integration", "general")
 FEW_CANDIDATES = 2048   # sampling tuning: below this many expected candidates, draw them all
@@ -228,15 +233,23 @@ def _row_rates(m, a: np.ndarray):
     return base, ms, cond
 
 
+def focus_strata(m):
+    """This year's adoption strata (cycle.FocusStrata, with the cost arrays of `Fixed`)."""
+    return m.cycle.strata
+
+
 def district_hazards(m):
     """This quarter's adoption hazards: returns (hazard, bound) where hazard(d, k) is the
     quarterly hazard of program k[i] in district d[i] and bound[i] an upper bound of it over the
-    candidate stratum i (`m.fixed.strata_pool`). Call after this quarter's drops, before any start."""
+    candidate stratum i (`focus_strata(m).strata_pool`: the strata of `Fixed` split by the districts'
+    diagnosed focus, cycle.FocusStrata). Call after this quarter's drops, before any start."""
     par, w, F, dist = m.par, m.world, m.fixed, m.district_arrays
     n_k, n_s, n_d, n_r = len(m.programs), m.n_states, w.n_districts, w.n_regions
     climate_mult = climate_multiplier(m)
     cw, wdiff = par.capacity_weight, par.diffusion_neighbor_weight
     peers = diffusion.regional_peer_share(m)
+    design = cycle.DesignWeight(m, peers)
+    S = focus_strata(m)
     lo_cap, hi_cap = m.quarter_capacity.range()
     ref = par.capacity_reference
     cap_bound = (max((hi_cap / ref) ** cw, (lo_cap / ref) ** cw) if lo_cap > 0 else (hi_cap / ref) ** max(cw, 0))
@@ -263,7 +276,8 @@ def district_hazards(m):
     # Upper bound of each program's hazard over its pool, then thinning per stratum.
     row_bound *= cap_bound * np.maximum(1.0, 1 + wdiff * peers.max(1))
     bg_bound = F.background_rate * climate_mult.max()
-    hb = hazard(np.maximum(row_bound[F.stratum_program] * F.stratum_size, bg_bound[F.stratum_program]))
+    hb = hazard(np.maximum(row_bound[S.stratum_program] * S.stratum_size, bg_bound[S.stratum_program])
+                * design.bound(S))
     log_ref = np.log(ref)
     peers = peers.ravel()
     running = dist.running.ravel()
@@ -281,7 +295,7 @@ def district_hazards(m):
             for j in range(n_plan):
                 r = row_of[kp + j]
                 np.maximum(rate, cond[r * n_d + cd] * bms[r * n_s + s] * dmult, out=rate)
-        return 1.0 - np.exp(-DT * rate)
+        return 1.0 - np.exp(-DT * rate * design.at(cd, ck))
 
     return hazard_of, hb
 
@@ -349,9 +363,10 @@ def _starts_many(F, strata: np.ndarray, hb: np.ndarray, hazard_of, money: float,
 def district_starts(m, g: np.random.Generator, hazard_of, hb: np.ndarray):
     """The (districts, programs) that start this quarter, given the adoption hazards: within
     each family, adopters in a uniformly random priority order until the money runs out."""
-    F, cells = m.fixed, m.cells
+    F, cells = focus_strata(m), m.cells
     spent = np.bincount(F.family[cells.program], weights=F.size_cost[cells.district] * F.base_cost[cells.program],
                         minlength=len(FAMILIES))
+    spent[FAMILIES.index("general")] += cycle.mitigation_cost(m)
     expected = F.stratum_n * hb
     new = []
     for f, fam in enumerate(FAMILIES):
@@ -373,4 +388,4 @@ def adopt_programs(m, g: np.random.Generator) -> None:
     """Each eligible district adopts each pushed program with the hazard of the plan's rows (the
     largest if several push it) or the background rate, funded in random order (see above)."""
     d, k = district_starts(m, g, *district_hazards(m))
-    m.start_cells(d, k)
+    m.start_cells(*cycle.keep_within_cap(m, d, k))

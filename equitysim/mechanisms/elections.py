@@ -19,7 +19,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..numerics import clip, hazard, nonzero
+from ..numerics import DT, clip, hazard, nonzero
 from . import capital, opposition
 
 START_YEAR = 2027  # roadmap year 1 (assumption: the campaign starts in January 2027)
@@ -112,7 +112,7 @@ def state_climate(m) -> None:
 
 def superintendent_turnover(m, g: np.random.Generator) -> None:
     """Districts running programs change superintendent with `superintendent_turnover` a year
-    (raised by burnout); a new one drops each program that is neither institutionalised nor run
+    (raised by burnout); the feedback loop starts again (cycle.py); a new one drops each program that is neither institutionalised nor run
     as a lens with `turnover_program_loss`."""
     par, dist, cells = m.par, m.district_arrays, m.cells
     cd, ck = cells.district, cells.program
@@ -120,9 +120,11 @@ def superintendent_turnover(m, g: np.random.Generator) -> None:
         return
     n_d = m.world.n_districts
     reform = nonzero(np.bincount(cd, minlength=n_d))
+    m.cycle_stats["reform_years"] += len(reform) * DT   # exposure, for the turnover rate (cycle.summary)
     leave = reform[g.random(len(reform)) < hazard(par.superintendent_turnover * (1 + dist.burnout[reform]))]
     m.count("superintendent_changes", len(leave))
     if len(leave):
+        m.cycle.feedback[leave] = 0.0   # new leadership: the frontline-feedback loop starts again
         left = np.zeros(n_d, bool)
         left[leave] = True
         at_risk = nonzero(left[cd] & (cells.phase < m.program_table.final_phase[ck]) & ~dist.equity_as_lens[cd])

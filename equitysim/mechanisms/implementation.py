@@ -1,18 +1,24 @@
 """Implementation (the roadmap's program timelines; risk "implementation failure"; the guide's
-pitfalls "weak fidelity wastes a good design" and "constant change burns staff out").
+pitfalls "weak fidelity wastes a good design" and "constant change burns staff out"; its Step 3
+"Implement with Fidelity and Flexibility" and the low buy-in variation, with cycle.py).
 
 A program starts in planning (or past the pilot when the strategy skips pilots) at a fidelity
 set by capacity and the prerequisites, advances phase by phase (weak programs stall), its
 fidelity drifts toward what capacity, prerequisites, plan support, technical assistance, burnout
 and leadership attention (more initiatives at once, less for each) allow, burnout
 grows with concurrent programs, and it fails with a hazard that falls with capacity, fidelity,
-technical assistance and pilots.
+technical assistance and pilots. A district with low buy-in starts as a volunteer pilot whatever
+the strategy (guide: "start with a pilot program that involves volunteers"). The fidelity target
+also carries the district's frontline-feedback loop and the program's fit to its gap, staff
+turnover takes part of fidelity, and the strategy's burnout mitigations slow burnout
+(cycle.py).
 
 Reads: burnout_rate, implementation_failure_rate, ta_failure_reduction, pilot_failure_reduction,
 start_fidelity_prepared, start_fidelity_unprepared, stall_fidelity, stall_prob, rush_base,
 rush_per_pacing, fidelity_unprepared_share, burnout_fidelity_cut, fidelity_adjustment,
 burnout_recovery_idle, burnout_recovery, no_pilot_failure_increase, failure_capacity_offset,
-failure_fidelity_offset, ta_strategy_weight, pacing_risk_offset, ta_fidelity_gain, attention_cost.
+failure_fidelity_offset, ta_strategy_weight, pacing_risk_offset, ta_fidelity_gain, attention_cost,
+low_buy_in_threshold.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..numerics import DT, clip, hazard, nonzero
+from . import cycle
 
 
 def start_cells(m, d: np.ndarray, k: np.ndarray) -> None:
@@ -28,9 +35,11 @@ def start_cells(m, d: np.ndarray, k: np.ndarray) -> None:
     if not len(d):
         return
     par, dist, table = m.par, m.district_arrays, m.program_table
-    ph = table.start_phase[k]
+    low = dist.buy_in[d] < par.low_buy_in_threshold   # volunteer pilot first, then data
+    ph = np.where(low, 0, table.start_phase[k])
+    pilot = low | m.spec.strategy.pilot_first
     fid = m.quarter_capacity.at(d) * np.where(dist.prerequisites[d], par.start_fidelity_prepared, par.start_fidelity_unprepared)
-    m.cells.append(d, k, ph, fid)
+    m.cells.append(d, k, ph, fid, pilot, cycle.cuts_at(m, k, d), m.quarter)
     dist.running[k, d] = True
     dist.phase[k, d] = ph
     dist.reached[k, d] = np.maximum(dist.reached[k, d], ph)
@@ -78,11 +87,16 @@ def fidelity_and_burnout(m) -> np.ndarray:
     cell_capacity = m.quarter_capacity.at(d)
     n_active = np.bincount(d, minlength=m.world.n_districts)
     attention = 1 + par.attention_cost * np.maximum(n_active[d] - 1, 0)   # limited leadership attention
+    feedback, turnover_loss = cycle.feedback_and_turnover(m)
     target = (cell_capacity * np.where(dist.prerequisites[d], 1.0, par.fidelity_unprepared_share) * rushed
               * (1 + m.support("fidelity")) * (1 + par.ta_fidelity_gain * technical_assistance(m, d))
-              * (1 - par.burnout_fidelity_cut * dist.burnout[d]) / attention)
+              * (1 - par.burnout_fidelity_cut * dist.burnout[d]) / attention * feedback)
     cells.fidelity += (clip(target, 0, 1) - cells.fidelity) * par.fidelity_adjustment
-    dist.burnout += (par.burnout_rate * n_active - par.burnout_recovery_idle * (n_active == 0) - par.burnout_recovery) * DT
+    cells.fidelity *= 1 - turnover_loss
+    cells.quarters_reached += m.cells_coverage() > 0
+    growth, extra_recovery = cycle.burnout_terms(m)
+    dist.burnout += (par.burnout_rate * growth * n_active - par.burnout_recovery_idle * (n_active == 0) - par.burnout_recovery
+                     - extra_recovery * (n_active > 0)) * DT
     clip(dist.burnout, 0, 1, out=dist.burnout)
     return cell_capacity
 
@@ -103,7 +117,7 @@ def failures(m, u: np.ndarray, lo, cell_capacity: np.ndarray) -> np.ndarray:
     par, cells, dist = m.par, m.cells, m.district_arrays
     strat = m.spec.strategy
     ta = technical_assistance(m, cells.district)
-    pilots = par.pilot_failure_reduction if strat.pilot_first else -par.no_pilot_failure_increase
+    pilots = np.where(cells.pilot, par.pilot_failure_reduction, -par.no_pilot_failure_increase)
     rate = (par.implementation_failure_rate * (1 - par.ta_failure_reduction * ta)
             * (1 - pilots)
             * (par.pacing_risk_offset + strat.pacing)

@@ -1,28 +1,31 @@
-"""Reflection (the guide's cycle: reflect on results; a public win raises local buy-in and,
-through the network, state and federal odds; pitfall "measuring the wrong thing").
+"""Reflection (the guide's Step 4 "Reflect, Adjust, and Scale": "Compare your metrics to the
+baseline ... Celebrate wins publicly to build buy-in"; the roadmap's "Success stories inform
+federal/state action").
 
-Once a year each district's best program is checked: when its coverage x fidelity is visibly
-effective and the district's data can show it, it is a public win. Wins raise buy-in and
-fidelity locally, give each state and the nation proof points (win shares, weighted by plan
-support for success stories) and broaden the state's coalition.
+Once a year every district judges its programs on its own outcome change against its baseline
+(cycle.reflect_programs: scale, refine, replace, abandon, honest or hidden failures). A district
+with a program measured at the win level has a public win: wins raise buy-in and fidelity
+locally, give each state and the nation proof points (win shares, weighted by plan support for
+success stories: peers' odds through the network, diffusion.py) and broaden the state's
+coalition. Then districts move between lens and program, and diagnose again (cycle.py).
 
-Reads: reflect_win_threshold, reflect_win_scale, data_quality_base, federal_data_weight,
-win_buy_in_gain, win_fidelity_gain, story_base, state_win_reference_share,
-national_win_reference_share, coalition_breadth_per_win.
+Reads: federal_data_weight, win_buy_in_gain, win_fidelity_gain, story_base,
+state_win_reference_share, national_win_reference_share, coalition_breadth_per_win.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import cycle
 
-def data_quality(m) -> np.ndarray:
-    """(n_d,) probability (0-1) that a real win shows in a district's data: plan, federal and
-    state data work (e.g. sunset reviews) sharpen it."""
+
+def data_support(m) -> np.ndarray:
+    """(n_d,) data work reaching each district: plan support, federal data-collection actions and
+    its state's data work (e.g. sunset reviews), the last two weighted by `federal_data_weight`."""
     par = m.par
     state = m.state_effects_now().channels.get("data", np.zeros(m.n_states))
-    national = par.data_quality_base + m.support("data") + m.federal_channel("data") * par.federal_data_weight
-    return np.minimum(1.0, national + state[m.world.d_state] * par.federal_data_weight)
+    return m.support("data") + (m.federal_channel("data") + state[m.world.d_state]) * par.federal_data_weight
 
 
 def reflect(m) -> None:
@@ -30,17 +33,11 @@ def reflect(m) -> None:
     par, w, q = m.par, m.world, m.quarter
     cells, dist, coal = m.cells, m.district_arrays, m.coalition_arrays
     g = m.quarter_rng()
-    eff = m.cells_coverage() * cells.fidelity
-    quality = data_quality(m)
-    # A district wins when its best program is visibly effective and the data show it.
-    good = np.zeros(w.n_districts, bool)
-    good[cells.district[eff > par.reflect_win_threshold * par.reflect_win_scale]] = True
-    cand = np.flatnonzero(good)
-    win_d = cand[g.random(len(cand)) < quality[cand]]
+    win = cycle.reflect_programs(m, g, data_support(m))
+    cells.compact()
+    win_d = np.flatnonzero(win)
     dist.program_wins[win_d] += 1
     dist.buy_in[win_d] = np.minimum(dist.buy_in[win_d] + par.win_buy_in_gain, 1)
-    win = np.zeros(w.n_districts, bool)
-    win[win_d] = True
     f = win[cells.district]
     cells.fidelity[f] = np.minimum(cells.fidelity[f] + par.win_fidelity_gain, 1)
     stories = par.story_base + m.support("stories")
@@ -52,3 +49,5 @@ def reflect(m) -> None:
     if len(win_d) > 0:
         coal.last_win_quarter[-1] = q
     coal.breadth[:-1] = np.minimum(1, coal.breadth[:-1] + par.coalition_breadth_per_win * (wins_s > 0) * stories)
+    cycle.lens_transitions(m, g, win)
+    cycle.diagnose(m)
