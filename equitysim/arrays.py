@@ -105,14 +105,15 @@ class Cells:
     implementation `phase`, `quarters_in_phase`, `fidelity` (0-1), and for the reflect step
     (mechanisms/cycle.py) `pilot` (started as a pilot), `start_cut` (the district's cut in the
     program's gap when it started: its baseline), `refined` (refined once after a weak result),
-    `start_quarter` and `quarters_reached` (quarters with schools reached). Ended cells are
+    `start_quarter`, `quarters_reached` (quarters with schools reached) and `root` (designed for the
+district's root cause, not a surface-level fix). Ended cells are
     marked `dead` and removed by `compact()`, so positions stay valid within a stage."""
 
     __slots__ = ("district", "program", "phase", "quarters_in_phase", "fidelity", "pilot", "start_cut", "refined",
-                 "start_quarter", "quarters_reached", "dead")
+                 "start_quarter", "quarters_reached", "root", "dead")
     COLUMNS = ("district", "program", "phase", "quarters_in_phase", "fidelity", "pilot", "start_cut", "refined",
-               "start_quarter", "quarters_reached")
-    DTYPES = (np.int64, np.int64, np.int64, np.int64, float, bool, float, np.int8, np.int64, np.int64)
+               "start_quarter", "quarters_reached", "root")
+    DTYPES = (np.int64, np.int64, np.int64, np.int64, float, bool, float, np.int8, np.int64, np.int64, bool)
 
     def __init__(self):
         for name, dt in zip(self.COLUMNS, self.DTYPES):
@@ -122,14 +123,15 @@ class Cells:
     def __len__(self):
         return len(self.district)
 
-    def append(self, district, program, phase, fidelity, pilot=None, start_cut=None, start_quarter=0):
+    def append(self, district, program, phase, fidelity, pilot=None, start_cut=None, start_quarter=0, root=None):
         """Add new cells (dead ones are dropped first)."""
         self.compact()
         n = len(district)
         new = {"district": district, "program": program, "phase": phase, "fidelity": fidelity,
                "pilot": np.zeros(n, bool) if pilot is None else pilot,
                "start_cut": np.zeros(n) if start_cut is None else start_cut,
-               "start_quarter": np.full(n, start_quarter, np.int64)}
+               "start_quarter": np.full(n, start_quarter, np.int64),
+               "root": np.ones(n, bool) if root is None else root}
         for name, dt in zip(self.COLUMNS, self.DTYPES):
             col = new.get(name)
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, dt) if col is None else np.asarray(col, dt)]))

@@ -149,12 +149,12 @@ class EquityModel(mesa.Model):
         funding.set_funding_reform_cost(self)
         self.federal_backlash = np.array([a.backlash for a in cat.federal_actions])
         self.coalition_arrays = CoalitionArrays.initial(w.states["favorable"].to_numpy(), par)
-        habit, wrong_measure = cycle.initial_draws(self, init_rng)   # drawn first: the same in every scenario
+        habit, wrong_measure, hidden = cycle.initial_draws(self, init_rng)   # drawn first: the same in every scenario
         lens = self.spec.strategy.equity_as_lens
         as_lens = w.d_lens.copy() if lens is None else (init_rng.random(w.n_districts) < lens)
         self.district_arrays = DistrictArrays.initial(w, len(self.programs), as_lens)
         self.cells = self.district_arrays.cells
-        self.cycle = cycle.CycleArrays.initial(w.n_districts, len(self.programs), habit, wrong_measure)
+        self.cycle = cycle.CycleArrays.initial(w.n_districts, len(self.programs), habit, wrong_measure, hidden)
         self.cycle_counts = dict.fromkeys(cycle.DECISIONS, 0)
         self.cycle_stats = {"years": 0, "fidelity": 0.0, "burnout": 0.0, "staff_turnover": 0.0, "spend_musd": 0.0,
                             "reform_years": 0.0}

@@ -42,6 +42,12 @@ from .world import BLACK, HISPANIC
 DT = 0.25
 
 
+@cache
+def _defaults() -> dict[str, float]:
+    from .params import defaults
+    return defaults()
+
+
 def _data(name: str):
     return resources.files("equitysim").joinpath(f"data/{name}")
 
@@ -187,14 +193,14 @@ def _outcome(spec: ScenarioSpec, seed: int, key: int) -> dict:
     m = EquityModel(spec, rng=replication_rng(seed, key), world=world_for(spec))
     policy_years = 0
     kept, at_start = float("nan"), None   # programs running when the first recession starts
-    own, own_total = [], 0.0   # each year: programs' own outcome change x the district's own gap
+    own, closed = [], 0.0   # each year: programs' own outcome change x own gap; district gap closed
     k_rest = m.program_index["restorative"]
     while m.running:
         m.step()
         if m.quarter % 4 == 0:
             o, k = _own_outcomes(m)
             own.append(o[k == k_rest])
-            own_total += float(o.sum())
+            closed += _district_gap_closed(m)
         if at_start is None and m.in_recession:
             at_start = m.district_arrays.running.copy()
         elif at_start is not None and kept != kept and not m.in_recession:
@@ -220,7 +226,7 @@ def _outcome(spec: ScenarioSpec, seed: int, key: int) -> dict:
         "dissimilarity_change_pct": 100 * (last["dissimilarity"] / m.baseline["dissimilarity"] - 1),
         **_cycle_outcomes(m, kept),
         "restorative_own_outcome": float(np.concatenate(own).mean()) if sum(map(len, own)) else float("nan"),
-        "own_outcome_per_musd": own_total / max(m.district_summary()["spend_musd"], 1e-9),
+        "gap_closed_per_musd": closed / max(m.district_summary()["spend_musd"], 1e-9),
     }
 
 
@@ -234,6 +240,21 @@ def _own_outcomes(m) -> tuple[np.ndarray, np.ndarray]:
     d, k = c.district[sel], c.program[sel]
     change = (cycle.cuts_at(m, k, d) - c.start_cut[sel]) / cycle.full_effect(m)[k]
     return change * cycle.baseline_gaps(m)[cycle.program_domains(m)[k], d], k
+
+
+def _district_gap_closed(m) -> float:
+    """How much of their own gaps the districts' programs have closed now: in every district and
+    program domain it can run in, the district-level cut of the gap (what its own programs did,
+    still there after a program ended, without the state's and federal policy parts) as a share of
+    the program's full effect, times the district's baseline gap there (over its state's or the
+    nation's level). Summed over the year ends, it is the outcome that district program money buys."""
+    from .mechanisms import cycle
+    O, w = m.outcome_arrays, m.world
+    part = {"suspension": O.suspension_district_black, "ap_gap": O.ap_district, "teacher_gap": O.teacher_district,
+            "segregation": O.segregation_cut, "interdistrict": O.region_mixing[w.d_region]}
+    gaps, full = cycle.baseline_gaps(m)[cycle.program_domains(m)], cycle.full_effect(m)
+    eligible = m.fixed.eligible_by_program
+    return float(sum((part[pr.channel] * gaps[k] * eligible[k]).sum() / full[k] for k, pr in enumerate(m.programs)))
 
 
 def _cycle_outcomes(m, kept: float) -> dict:
@@ -275,6 +296,11 @@ class Expectation:
 
 _DEEP_RECESSION = dict(parameters={"recession_budget_cut": 0.15, "recession_length": 8},
                       events=[{"kind": "recession", "year": 1}, {"kind": "recession", "year": 5}])
+# What an unprepared district gets when it has the data and listening infrastructure of a prepared
+# one (the prepared values of the cycle's parameters; the prerequisites themselves unchanged).
+_AS_PREPARED = {"diagnosis_noise_unprepared": _defaults()["diagnosis_noise_prepared"], "feedback_unprepared_share": 1.0,
+                "failure_report_unprepared": _defaults()["failure_report_prepared"],
+                "root_cause_found_unprepared": _defaults()["root_cause_found_prepared"]}
 _NARROW = dict(parameters={"coalition_baseline_breadth": 0.1}, strategy={"coalition_investment": 0.2})
 
 EXPECTATIONS: tuple[Expectation, ...] = (
@@ -316,8 +342,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
                 "the same program: giving every district the diagnosis, feedback loop and honest reporting of one with "
                 "data and listening infrastructure (the prerequisites themselves unchanged) raises how much of its "
                 "district's own discipline gap a restorative-practices program closes (mean over programs and years).",
-                "roadmap", lambda s: _with(s, parameters={"diagnosis_noise_unprepared": 0.3, "feedback_unprepared_share": 1.0,
-                                                          "failure_report_unprepared": 0.8}),
+                "roadmap", lambda s: _with(s, parameters=_AS_PREPARED),
                 "restorative_own_outcome", "higher", 0.05,
                 "Districts that diagnose by their data pick restorative practices where their discipline gap is "
                 "largest (better fit, higher fidelity) and run a stronger feedback loop. Changing the prerequisites "
@@ -325,9 +350,10 @@ EXPECTATIONS: tuple[Expectation, ...] = (
                 "programs at once cost leadership attention. Not established: at scale 0.05 (10 pairs, seed 7, the test) the gain is +15% (95% interval of the difference 0.04 to 0.13), but on this page (scale 0.1, 12 pairs) it is within noise; the diagnosis and feedback effects are small next to the variation between futures."),
     Expectation("cycle_reflect_per_dollar", "Reflecting on outcomes beats keeping everything: with districts that "
                 "never scale, refine, replace or abandon (reflect_on_outcomes = false), less of their own gaps is "
-                "closed per dollar of district program money (own outcome change x own gap, summed over programs and "
-                "years, over spending).", "roadmap",
-                lambda s: _with(s, strategy={"reflect_on_outcomes": False}), "own_outcome_per_musd", "lower", 0.04,
+                "closed per dollar of district program money (the district-level cut of each gap, as a share of the "
+                "program's full effect, x the district's own baseline gap, summed over districts, domains and year "
+                "ends, over spending; the part of a dropped program's effect that lingers counts).", "roadmap",
+                lambda s: _with(s, strategy={"reflect_on_outcomes": False}), "gap_closed_per_musd", "lower", 0.04,
                 "Not established: at scale 0.05 (10 pairs, seed 7, the test) keeping everything closes 9% less per "
                 "dollar (95% interval of the difference -0.09 to -0.01), but on this page (scale 0.1, 12 pairs) the "
                 "difference is within noise: scaling and refining help, yet a district that drops a program also "

@@ -58,7 +58,11 @@ def test_habit_moves_the_focus_of_unprepared_districts_more():
     _set(m, diagnosis_noise_prepared=0.3, diagnosis_noise_unprepared=1.5)
     cycle.diagnose(m)
     moved = m.cycle.focus != by_data
-    assert moved[~prepared].mean() > moved[prepared].mean() + 0.15
+    # On the world of real districts course access is at the nation's level everywhere and most
+    # discipline gaps are near their state's, so a small spread already moves many prepared
+    # districts between near-equal gaps (0.36 of them here, 0.49 of the unprepared; about 300 of
+    # each, so a margin of 0.08 is over two standard errors of the difference).
+    assert moved[~prepared].mean() > moved[prepared].mean() + 0.08
 
 
 def test_closing_a_gap_moves_the_next_diagnosis():
@@ -131,6 +135,53 @@ def test_mitigations_are_paid_from_the_general_program_money():
     expected = (m.par.rotation_cost_musd + m.par.release_cost_musd) * m.fixed.size_cost[d].sum()
     assert cost == pytest.approx(expected) and cost > 0
     assert cycle.mitigation_cost(_model()) == 0
+
+
+def test_data_and_listening_find_the_root_cause_more_often_and_learning_helps():
+    m = _model(scale=0.1)
+    n_d = m.world.n_districts
+    d = np.arange(n_d)
+    k = np.full(n_d, m.program_index["restorative"])
+    pre = m.district_arrays.prerequisites
+    found = cycle.root_cause_found(m, k, d)
+    # the shares follow the two chances (a uniform hiddenness; about 600 districts each side)
+    assert abs(found[pre].mean() - m.par.root_cause_found_prepared) < 0.06
+    assert abs(found[~pre].mean() - m.par.root_cause_found_unprepared) < 0.06
+    m.cycle.learning[:] = 0.5   # half the miss chance
+    again = cycle.root_cause_found(m, k, d)
+    assert (again >= found).all()
+    assert abs(again[~pre].mean() - (1 - 0.5 * (1 - m.par.root_cause_found_unprepared))) < 0.06
+    # a start records it
+    _start(m, d[:50], "restorative")
+    np.testing.assert_array_equal(m.cells.root, again[:50])
+
+
+def test_a_design_past_the_root_cause_reaches_a_share_of_the_fidelity():
+    m = _model()
+    _start(m, np.arange(40), "restorative")
+    m.cycle.feedback[:] = 0.0
+    m.cells.root[:] = True
+    full, _ = cycle.feedback_and_turnover(m)
+    m.cycle.feedback[:] = 0.0   # the loop moves at each call: the same start for both
+    m.cells.root[:] = False
+    past, _ = cycle.feedback_and_turnover(m)
+    np.testing.assert_allclose(past, full * m.par.root_cause_miss_share)
+    assert m.par.root_cause_miss_share < 1
+
+
+def test_a_refined_design_goes_back_to_the_diagnosis():
+    m = _set(_model(), measure_noise_sd=0.0, failure_report_prepared=1.0, failure_report_unprepared=1.0,
+             failure_learning_gain=1.0)   # an honest report teaches everything: the root cause is found
+    d, _ = _judged(m)
+    m.cells.root[:] = False
+    cycle.reflect_programs(m, np.random.default_rng(1), np.zeros(m.world.n_districts))
+    assert (m.cells.refined == 1).all() and m.cells.root.all()
+    m2 = _set(_model(), measure_noise_sd=0.0, failure_report_prepared=0.0, failure_report_unprepared=0.0)
+    d, k = _judged(m2)
+    before = cycle.root_cause_found(m2, np.full(len(d), k), d)
+    m2.cells.root[:] = False
+    cycle.reflect_programs(m2, np.random.default_rng(1), np.zeros(m2.world.n_districts))
+    np.testing.assert_array_equal(m2.cells.root, before)   # nothing learned: the same chance as at the start
 
 
 # ---------------------------------------------------------------------- implement

@@ -364,11 +364,12 @@ class State(mesa.Agent):
 class Program:
     """One program running in one district (with what the reflect step needs: started as a
     pilot, the district's cut in its gap at the start, refined once, start quarter, quarters
-    with schools reached)."""
+    with schools reached, designed for the root cause)."""
 
-    def __init__(self, phase, fid, pilot=False, start_cut=0.0, start_q=0):
+    def __init__(self, phase, fid, pilot=False, start_cut=0.0, start_q=0, root=True):
         self.phase, self.qin, self.fid = phase, 0, fid
         self.pilot, self.start_cut, self.refined, self.start_q, self.reached_q = pilot, start_cut, False, start_q, 0
+        self.root = root
 
 
 class District(mesa.Agent):
@@ -441,7 +442,7 @@ class District(mesa.Agent):
         low = self.buy_in < p["low_buy_in_threshold"]
         phase = 0 if low else m.start_phase[k]
         self.programs[k] = Program(phase, self.capacity * (p["start_fidelity_prepared"] if self.prereq else p["start_fidelity_unprepared"]),
-                                   low or m.spec.strategy.pilot_first, self.cut_of(k), m.quarter)
+                                   low or m.spec.strategy.pilot_first, self.cut_of(k), m.quarter, self.finds_root_cause(k))
         self.reached[k] = max(self.reached[k], phase)
         m.outcomes["started"][k] += 1
 
@@ -458,6 +459,13 @@ class District(mesa.Agent):
         if ch == "segregation":
             return 1 - self.seg_keep
         return self.inter_mix
+
+    def finds_root_cause(self, k: int) -> bool:
+        """The design of program k reaches the real barrier behind the gap: the barrier's
+        hiddenness below the district's chance of finding it (its miss part cut by learning)."""
+        p = self.model.p
+        found = p["root_cause_found_prepared"] if self.prereq else p["root_cause_found_unprepared"]
+        return self.hidden[k] < 1 - (1 - found) * (1 - self.learning)
 
     def supported(self, k: int) -> bool:
         """Community and staff support the program (every condition of its local rows)."""
@@ -599,7 +607,8 @@ class District(mesa.Agent):
                 * (1 + p["ta_fidelity_gain"] * ta) * (1 - p["burnout_fidelity_cut"] * self.burnout) / attention
                 * (1 + p["feedback_fidelity_gain"] * self.feedback))
         for k, prog in self.programs.items():
-            fit = p["misfit_fidelity_share"] + (1 - p["misfit_fidelity_share"]) * self.fit[k]
+            fit = ((p["misfit_fidelity_share"] + (1 - p["misfit_fidelity_share"]) * self.fit[k])
+                   * (1.0 if prog.root else p["root_cause_miss_share"]))
             prog.fid += (clip(base * fit, 0, 1) - prog.fid) * p["fidelity_adjustment"]
             prog.fid *= 1 - loss
             prog.reached_q += m.coverage(k, prog.phase) > 0
@@ -666,7 +675,7 @@ class District(mesa.Agent):
         then replace or abandon; honest failures teach. Then lens or program, and diagnose again."""
         m, p = self.model, self.model.p
         rnd = m.random.random
-        win, failed, drops = False, [], []
+        win, failed, drops, refined = False, [], [], []
         for k in list(self.programs):
             prog = self.programs[k]
             signal = (self.cut_of(k) - prog.start_cut) / m.full_effect[k]
@@ -687,6 +696,7 @@ class District(mesa.Agent):
                     prog.refined = True
                     prog.fid = min(prog.fid + p["refine_fidelity_gain"], 1)
                     m.cycle_counts["programs_refined"] += 1
+                    refined.append(k)
                 else:
                     drops.append(k)
         for k in failed:   # an honest report teaches and may fix what the district measures
@@ -694,6 +704,8 @@ class District(mesa.Agent):
                 self.learning = 1 - (1 - self.learning) * (1 - p["failure_learning_gain"])
                 if rnd() < p["failure_measure_fix"]:
                     self.wrong_measure = False
+        for k in refined:   # back to the diagnosis with what this year's reports taught
+            self.programs[k].root = self.programs[k].root or self.finds_root_cause(k)
         # replaced when another candidate fits the district's gaps at least as well, else abandoned
         others = [any(self.can[j] and j not in self.abandoned and j not in drops and j not in self.programs
                       and self.own[j] > 0 and self.own[j] >= self.own[k] for j in range(len(m.programs))) for k in drops]
@@ -915,6 +927,7 @@ class ReferenceModel(mesa.Model):
             # habit (a Gumbel draw per program) and whether the district measures the wrong thing
             d.habit = [-math.log(-math.log(max(self.random.random(), 1e-300))) for _ in self.programs]
             d.wrong_measure = self.random.random() >= self.p["data_quality_base"]
+            d.hidden = [self.random.random() for _ in self.programs]   # how hidden each gap's root cause is
             if lens is not None:
                 d.lens = self.random.random() < lens
             d.state = self.states[w.d_state[i]]

@@ -14,6 +14,12 @@ program and the spread is small with data and listening infrastructure (the prer
 large without ("guided by instinct, tradition, or political pressure"), and shrinks with
 learning from honestly reported failures. The fit of a program (its own gap over the district's
 largest) sets the fidelity it can reach ("one-size-fits-all program": `misfit_fidelity_share`).
+Within the chosen area, the design reaches the real barrier behind the gap (the root cause: the
+guide's bus schedule behind the tutoring attendance, "Surface-level fixes often miss the point")
+when the barrier's hiddenness (a fixed uniform per district and program) is below the district's
+chance of finding it: `root_cause_found_prepared` with data and listening infrastructure, else
+`root_cause_found_unprepared`, its miss chance cut by learning. A program designed past the
+root cause reaches `root_cause_miss_share` of its fidelity.
 Diagnosis is redone every year end ("a repeating loop that should be revisited at least
 annually").
 
@@ -37,7 +43,8 @@ Implement (Step 3: "Set up a feedback loop so that frontline staff can report wh
 adjust the frequency or provide release time"; pitfall 2 "Ignoring Implementation Fidelity"). A
 district's feedback loop (0-1) moves toward its listening (1 with the prerequisites, else
 `feedback_unprepared_share`) over leadership attention; a new superintendent starts it again.
-The fidelity target is multiplied by (1 + `feedback_fidelity_gain` x feedback) and by the fit.
+The fidelity target is multiplied by (1 + `feedback_fidelity_gain` x feedback), by the fit and,
+for a design past the root cause, by `root_cause_miss_share`.
 Staff leave at `staff_turnover_base` x (1 + `staff_turnover_burnout` x burnout) a year (less with
 stipends), taking `staff_turnover_fidelity_loss` of their share of fidelity.
 
@@ -51,7 +58,9 @@ abandon a strategy that is not working"). Once a year every program that has rea
 thing (outcomes only). Measured at or above the win level (reflect_win_threshold x
 reflect_win_scale) it is a public win (reflection.py); at `reflect_scale_signal` the district
 scales it (next phase at once); below `reflect_fail_signal` after `reflect_patience_quarters` it
-is refined once (`refine_fidelity_gain`), then replaced (another candidate program fits the
+is refined once (`refine_fidelity_gain`; the district goes back to the diagnosis, "Gather new
+data, especially qualitative data", and finds the root cause if its chance, after this year's
+honest reports, now exceeds the barrier's hiddenness), then replaced (another candidate program fits the
 district's gaps at least as well: the diagnosis missed the root cause) or abandoned (it was the
 district's best option). A failure is reported honestly with `failure_report_prepared` (with the prerequisites)
 or `failure_report_unprepared`; an honest one teaches (`failure_learning_gain`) and may fix the
@@ -74,6 +83,7 @@ turnover by `stipend_retention`; they cost `rotation_cost_musd` and `release_cos
 medium district running equity work, paid from the general program money (adoption.py).
 
 Reads: diagnosis_noise_prepared, diagnosis_noise_unprepared, diagnosis_support_weight,
+root_cause_found_prepared, root_cause_found_unprepared, root_cause_miss_share,
 focus_adoption_mult, off_focus_adoption_mult, misfit_fidelity_share, cost_aversion,
 max_concurrent_programs, time_short_threshold, tested_design_weight, low_buy_in_threshold,
 feedback_adjustment, feedback_unprepared_share, feedback_fidelity_gain, staff_turnover_base,
@@ -110,6 +120,7 @@ class CycleArrays:
     """Per-district state of the cycle (n_d districts, n_k programs, program-major)."""
 
     habit: np.ndarray          # (n_k, n_d) fixed Gumbel draws: what the district would pick without data
+    hidden: np.ndarray         # (n_k, n_d) fixed uniforms: how hidden the root cause of each gap is
     learning: np.ndarray       # (n_d,) 0-1 what honest failures have taught (cuts the habit's spread)
     wrong_measure: np.ndarray  # (n_d,) bool: outcomes only, no process measures (pitfall 3)
     feedback: np.ndarray       # (n_d,) 0-1 frontline-feedback loop
@@ -126,8 +137,9 @@ class CycleArrays:
     habit_term: np.ndarray | None = None   # (n_k, n_d) spread x habit
 
     @classmethod
-    def initial(cls, n_d: int, n_k: int, habit: np.ndarray, wrong_measure: np.ndarray) -> "CycleArrays":
-        return cls(habit=habit, learning=np.zeros(n_d), wrong_measure=wrong_measure, feedback=np.zeros(n_d),
+    def initial(cls, n_d: int, n_k: int, habit: np.ndarray, wrong_measure: np.ndarray,
+                hidden: np.ndarray) -> "CycleArrays":
+        return cls(habit=habit, hidden=hidden, learning=np.zeros(n_d), wrong_measure=wrong_measure, feedback=np.zeros(n_d),
                    focus=np.full(n_d, -1), own=np.zeros((n_k, n_d)), largest=np.zeros(n_d), abandoned=np.zeros((n_k, n_d), bool),
 
                    win_streak=np.zeros(n_d, int), pressure_years=np.zeros(n_d, int),
@@ -135,11 +147,12 @@ class CycleArrays:
 
 
 def initial_draws(m, g: np.random.Generator):
-    """(habit, wrong_measure) drawn in a fixed order from the initial stream."""
+    """(habit, wrong_measure, hidden) drawn in a fixed order from the initial stream."""
     n_d, n_k = m.world.n_districts, len(m.programs)
     habit = g.gumbel(size=(n_k, n_d))
     wrong = g.random(n_d) >= m.par.data_quality_base
-    return habit, wrong
+    hidden = g.random((n_k, n_d))
+    return habit, wrong, hidden
 
 
 # ---------------------------------------------------------------- world-fixed gaps
@@ -296,6 +309,14 @@ def cost_norm(m) -> np.ndarray:
     elig = m.fixed.eligible_by_program
     pref = np.exp(np.multiply.outer(cost_slope(m), tightness(m))) * elig
     return np.maximum(pref.sum(0), TINY) / np.maximum(elig.sum(0), 1)
+
+
+def root_cause_found(m, k: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """bool: district d[i]'s design of program k[i] reaches the root cause of its gap now (the
+    barrier's hiddenness below the chance of finding it, whose miss part learning cuts)."""
+    par, cyc = m.par, m.cycle
+    miss = 1 - np.where(m.district_arrays.prerequisites[d], par.root_cause_found_prepared, par.root_cause_found_unprepared)
+    return cyc.hidden[k, d] < 1 - miss * (1 - cyc.learning[d])
 
 
 def fit_of(m, k: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -463,7 +484,8 @@ def feedback_and_turnover(m) -> tuple[np.ndarray, np.ndarray]:
     cyc.feedback += (target - cyc.feedback) * par.feedback_adjustment
     d = cells.district
     mult = (1 + par.feedback_fidelity_gain * cyc.feedback[d]) * (
-        par.misfit_fidelity_share + (1 - par.misfit_fidelity_share) * fit_of(m, cells.program, d))
+        par.misfit_fidelity_share + (1 - par.misfit_fidelity_share) * fit_of(m, cells.program, d)) * np.where(
+        cells.root, 1.0, par.root_cause_miss_share)
     rate = staff_turnover(m, d)
     cyc.staff_turnover[d] = rate   # districts running programs (read at the year end)
     loss = par.staff_turnover_fidelity_loss * hazard(rate)
@@ -517,6 +539,8 @@ def reflect_programs(m, g: np.random.Generator, data_support: np.ndarray) -> np.
         times = np.bincount(d[honest], minlength=n_d)
         cyc.learning = 1 - (1 - cyc.learning) * (1 - par.failure_learning_gain) ** times
         cyc.wrong_measure[d[honest[u_fix[honest] < par.failure_measure_fix]]] = False
+        # the refined design goes back to the diagnosis with what this year's reports taught
+        cells.root[refine] |= root_cause_found(m, k[refine], d[refine])
         if len(drop):
             dd, kd = d[drop], k[drop]
             cyc.abandoned[kd, dd] = True

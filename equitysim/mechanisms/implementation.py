@@ -39,7 +39,7 @@ def start_cells(m, d: np.ndarray, k: np.ndarray) -> None:
     ph = np.where(low, 0, table.start_phase[k])
     pilot = low | m.spec.strategy.pilot_first
     fid = m.quarter_capacity.at(d) * np.where(dist.prerequisites[d], par.start_fidelity_prepared, par.start_fidelity_unprepared)
-    m.cells.append(d, k, ph, fid, pilot, cycle.cuts_at(m, k, d), m.quarter)
+    m.cells.append(d, k, ph, fid, pilot, cycle.cuts_at(m, k, d), m.quarter, cycle.root_cause_found(m, k, d))
     dist.running[k, d] = True
     dist.phase[k, d] = ph
     dist.reached[k, d] = np.maximum(dist.reached[k, d], ph)
