@@ -369,10 +369,11 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     Expectation("cycle_low_budget", "A low budget shifts districts toward low-cost actions: under the low-budget "
                 "scenario the mean catalogue cost of a program start is lower.", "roadmap",
                 lambda s: base_spec("low_budget", s.scale), "mean_cost_per_start", "lower", 0.14,
-                "Less money alone shifts the mix a little (about -11% with cost_aversion = 0: dear programs are "
-                "the first that no longer fit the family's money); the design step's preference for cheap "
-                "programs under budget pressure makes it about -19%, so the required shift (14%) fails without "
-                "it."),
+                "Less money alone shifts the mix (with cost_aversion = 0 in both runs: -6.2% at scale 0.1, 30 pairs, "
+                "seed 1; -14.1% at scale 0.05, 30 pairs, seed 7: dear programs are the first that no longer fit the "
+                "family's money); the design step's preference for cheap programs under budget pressure makes it "
+                "-14.4% (95% interval of the difference -0.128 to -0.082) and -19.9% (-0.195 to -0.105). On this page "
+                "the required 14% is met by a hair: the shift is real, its size near the threshold."),
     Expectation("cycle_lens_recession", "Equity as a lens keeps more of the work through a recession (forced in year "
                 "3): with every district starting as a lens, a larger share of the programs running when the "
                 "recession starts still runs when it ends.", "roadmap",
