@@ -288,10 +288,12 @@ def test_burnout_grows_with_concurrent_programs_and_fidelity_follows_capacity():
     fid0 = m.cells.fidelity.copy()
     implementation.fidelity_and_burnout(m)
     p = m.par
-    # the practitioner's cycle: feedback loop, fit to the district's gaps, staff turnover (cycle.py)
+    # the practitioner's cycle: feedback loop, fit to the district's gaps, the root cause found or
+    # missed, staff turnover (cycle.py)
     cd, ck = m.cells.district, m.cells.program
     cycle_mult = (1 + p.feedback_fidelity_gain * m.cycle.feedback[cd]) * (
-        p.misfit_fidelity_share + (1 - p.misfit_fidelity_share) * cycle.fit_of(m, ck, cd))
+        p.misfit_fidelity_share + (1 - p.misfit_fidelity_share) * cycle.fit_of(m, ck, cd)) * np.where(
+        m.cells.root, 1.0, p.root_cause_miss_share)
     kept = 1 - p.staff_turnover_fidelity_loss * hazard(m.cycle.staff_turnover[cd])
     np.testing.assert_allclose(D.burnout[d[:10]], np.clip((2 * p.burnout_rate - p.burnout_recovery) * DT, 0, 1))
     np.testing.assert_allclose(D.burnout[d[10:]], np.clip((p.burnout_rate - p.burnout_recovery) * DT, 0, 1))
